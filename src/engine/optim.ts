@@ -1,0 +1,128 @@
+/**
+ * AdamW with decoupled weight decay (none on 1-D params: biases, norm gains),
+ * linear warm-up + cosine schedule, global-norm clipping and parameter EMA.
+ * Everything here is pure and jit-safe: the learning rate and step arrive as
+ * traced scalars, so changing them never recompiles the train step.
+ */
+import { z } from "zod";
+import { type JaxArray, numpy as np, tree } from "./jax.ts";
+import type { ParamTree } from "./tree.ts";
+
+export const OptimConfigSchema = z
+  .object({
+    lr: z.number().positive(),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().min(0).default(0.01),
+    /** Global-norm clip threshold; null disables clipping. */
+    clipNorm: z.number().positive().nullable().default(1.0),
+    warmupSteps: z.number().int().min(0).default(0),
+    /** Step at which the cosine reaches `minLrRatio × lr`. */
+    totalSteps: z.number().int().positive(),
+    minLrRatio: z.number().min(0).max(1).default(0.1),
+    /** EMA decay for sampling weights; null disables EMA. */
+    emaDecay: z.number().min(0).lt(1).nullable().default(null),
+  })
+  .strict();
+export type OptimConfig = z.infer<typeof OptimConfigSchema>;
+
+export function optimConfig(partial: z.input<typeof OptimConfigSchema>): OptimConfig {
+  return OptimConfigSchema.parse(partial);
+}
+
+/** Learning rate for 1-based `step`: linear warm-up to `lr`, then cosine to `minLrRatio·lr`. */
+export function lrAt(cfg: OptimConfig, step: number): number {
+  if (cfg.warmupSteps > 0 && step <= cfg.warmupSteps) return (cfg.lr * step) / cfg.warmupSteps;
+  const span = Math.max(1, cfg.totalSteps - cfg.warmupSteps);
+  const progress = Math.min(1, Math.max(0, (step - cfg.warmupSteps) / span));
+  const cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
+  return cfg.lr * (cfg.minLrRatio + (1 - cfg.minLrRatio) * cosine);
+}
+
+export type OptState = { m: ParamTree; v: ParamTree };
+
+/** Zero first and second moments shaped like `params` (does not consume). */
+export function initOptState(params: ParamTree): OptState {
+  const zeros = () => tree.map((p: JaxArray) => np.zerosLike(p.ref), params) as ParamTree;
+  return { m: zeros(), v: zeros() };
+}
+
+/** Global L2 norm of a tree (consumes it). Returns a 0-d array. */
+export function globalNorm(t: ParamTree): JaxArray {
+  const sq = tree.leaves(tree.map((g: JaxArray) => np.square(g).sum(), t)) as JaxArray[];
+  return np.sqrt(sq.reduce((a, b) => a.add(b)));
+}
+
+/** Multiply every leaf by a scalar array (consumes both; `s` is shared by reference). */
+export function scaleTree(t: ParamTree, s: JaxArray): ParamTree {
+  const out = tree.map((g: JaxArray) => g.mul(s.ref), t) as ParamTree;
+  s.dispose();
+  return out;
+}
+
+/** Leaf-wise sum of two trees (consumes both). */
+export function addTrees(a: ParamTree, b: ParamTree): ParamTree {
+  return tree.map((x: JaxArray, y: JaxArray) => x.add(y), a, b) as ParamTree;
+}
+
+export type AdamWResult = { params: ParamTree; opt: OptState; gradNorm: JaxArray };
+
+/**
+ * One AdamW update. `grads` is the (already averaged) gradient; `lr` and `step`
+ * (1-based) are scalars. Consumes params, opt and grads.
+ */
+export function adamwUpdate(
+  params: ParamTree,
+  opt: OptState,
+  grads: ParamTree,
+  lr: JaxArray | number,
+  step: JaxArray | number,
+  cfg: OptimConfig,
+): AdamWResult {
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = cfg;
+  const gradNorm = globalNorm(tree.ref(grads));
+  if (cfg.clipNorm !== null) {
+    // Scale by min(1, clip / norm): a no-op under the threshold.
+    const s = np.minimum(1, np.reciprocal(gradNorm.ref.add(1e-6)).mul(cfg.clipNorm));
+    grads = scaleTree(grads, s);
+  }
+  const stepA = typeof step === "number" ? np.array(step) : step;
+  const lrA = typeof lr === "number" ? np.array(lr) : lr;
+  const c1 = np.power(b1, stepA.ref).neg().add(1); // bias corrections
+  const c2 = np.power(b2, stepA).neg().add(1);
+  const m = tree.map(
+    (mi: JaxArray, g: JaxArray) => mi.mul(b1).add(g.mul(1 - b1)),
+    opt.m,
+    tree.ref(grads),
+  ) as ParamTree;
+  const v = tree.map(
+    (vi: JaxArray, g: JaxArray) => vi.mul(b2).add(np.square(g).mul(1 - b2)),
+    opt.v,
+    grads,
+  ) as ParamTree;
+  const newParams = tree.map(
+    (p: JaxArray, mi: JaxArray, vi: JaxArray) => {
+      let upd = mi.div(c1.ref).div(np.sqrt(vi.div(c2.ref)).add(eps));
+      // Decoupled weight decay on matrices only (AdamW; no decay on biases/norm gains).
+      if (p.ndim >= 2 && wd > 0) upd = upd.add(p.ref.mul(wd));
+      return p.sub(upd.mul(lrA.ref));
+    },
+    params,
+    tree.ref(m),
+    tree.ref(v),
+  ) as ParamTree;
+  c1.dispose();
+  c2.dispose();
+  lrA.dispose();
+  return { params: newParams, opt: { m, v }, gradNorm };
+}
+
+/** ema ← decay·ema + (1−decay)·params (consumes ema, not params). */
+export function emaUpdate(ema: ParamTree, params: ParamTree, decay: number): ParamTree {
+  return tree.map(
+    (e: JaxArray, p: JaxArray) => e.mul(decay).add(p.ref.mul(1 - decay)),
+    ema,
+    params,
+  ) as ParamTree;
+}

@@ -1,0 +1,170 @@
+/**
+ * The jitted train step, generic over what it trains. A `Task` says how to
+ * initialise parameters and compute a scalar loss on a batch; this module turns
+ * it into one jitted function (loss, grads, clipping, AdamW, EMA: params in,
+ * params out), with micro-batches + gradient accumulation so the effective batch
+ * never depends on wasm's 4 GiB memory.
+ */
+
+import { type JaxArray, jit, numpy as np, tree, valueAndGrad } from "./jax.ts";
+import {
+  adamwUpdate,
+  addTrees,
+  emaUpdate,
+  type OptimConfig,
+  type OptState,
+  scaleTree,
+} from "./optim.ts";
+import type { ParamTree } from "./tree.ts";
+
+export type HostArray = {
+  dtype: "float32" | "int32";
+  shape: number[];
+  data: Float32Array | Int32Array;
+};
+/** A batch on the host: named arrays sharing the leading (batch) axis. */
+export type HostBatch = Record<string, HostArray>;
+/** A batch on the device. */
+export type Batch = Record<string, JaxArray>;
+
+export type Task = {
+  /** Fresh parameters from a seed. */
+  init(seed: number): ParamTree;
+  /** Scalar loss, the mean over the batch. Consumes params and batch. */
+  loss(params: ParamTree, batch: Batch): JaxArray;
+};
+
+/**
+ * How to build a task in another thread: `module` (absolute path or file URL)
+ * exports `exportName(config) → Task`. Used by the data-parallel runner.
+ */
+export type TaskSpec = { module: string; exportName: string; config: unknown };
+
+/** `ema` is absent (not null: jax trees have no null leaves) when EMA is off. */
+export type TrainState = { params: ParamTree; opt: OptState; ema?: ParamTree };
+
+export function batchSize(hb: HostBatch): number {
+  const sizes = new Set(Object.values(hb).map((a) => a.shape[0]));
+  if (sizes.size !== 1)
+    throw new Error(`batch arrays disagree on the batch axis: ${[...sizes].join(", ")}`);
+  return [...sizes][0];
+}
+
+/** Split along axis 0 into `k` equal parts (the loss is a mean, so parts must be equal). */
+export function splitBatch(hb: HostBatch, k: number): HostBatch[] {
+  const n = batchSize(hb);
+  if (n % k !== 0) throw new Error(`batch of ${n} does not split into ${k} equal parts`);
+  const m = n / k;
+  return Array.from({ length: k }, (_, i) =>
+    Object.fromEntries(
+      Object.entries(hb).map(([name, a]) => {
+        const row = a.data.length / n;
+        return [
+          name,
+          {
+            dtype: a.dtype,
+            shape: [m, ...a.shape.slice(1)],
+            data: a.data.slice(i * m * row, (i + 1) * m * row),
+          },
+        ];
+      }),
+    ),
+  );
+}
+
+export function toDevice(hb: HostBatch): Batch {
+  return Object.fromEntries(
+    Object.entries(hb).map(([name, a]) => [
+      name,
+      np.array(a.data, { dtype: a.dtype === "int32" ? np.int32 : np.float32 }).reshape(a.shape),
+    ]),
+  );
+}
+
+export type StepOutput = { state: TrainState; loss: JaxArray; gradNorm: JaxArray };
+
+/**
+ * Builds the jitted functions for one task and optimizer config:
+ * - `step`: one micro-batch per update, fully fused.
+ * - `grads` + `apply`: accumulation over micro-batches (and the data-parallel
+ *   runner's all-reduce between them).
+ */
+export class TrainStep {
+  readonly #fused;
+  readonly #grads;
+  readonly #accumulate;
+  readonly #apply;
+
+  constructor(
+    task: Task,
+    readonly cfg: OptimConfig,
+  ) {
+    const emaDecay = cfg.emaDecay;
+    const update = (s: TrainState, grads: ParamTree, lr: JaxArray, step: JaxArray) => {
+      const r = adamwUpdate(s.params, s.opt, grads, lr, step, cfg);
+      const state: TrainState = { params: r.params, opt: r.opt };
+      if (emaDecay !== null && s.ema !== undefined) state.ema = emaUpdate(s.ema, r.params, emaDecay);
+      return { state, gradNorm: r.gradNorm };
+    };
+    const lossAndGrads = (params: ParamTree, batch: Batch) =>
+      valueAndGrad((p: ParamTree) => task.loss(p, batch))(params) as [JaxArray, ParamTree];
+
+    this.#fused = jit((s: any, batch: Batch, lr: JaxArray, step: JaxArray) => {
+      const [loss, grads] = lossAndGrads(tree.ref(s.params), batch);
+      const u = update(s, grads, lr, step);
+      return { state: u.state, loss, gradNorm: u.gradNorm };
+    });
+    this.#grads = jit((params: ParamTree, batch: Batch) => {
+      const [loss, grads] = lossAndGrads(params, batch);
+      return { loss, grads };
+    });
+    this.#accumulate = jit((a: ParamTree, b: ParamTree) => addTrees(a, b));
+    this.#apply = jit(
+      (s: TrainState, grads: ParamTree, scale: JaxArray, lr: JaxArray, step: JaxArray) => {
+        const u = update(s, scaleTree(grads, scale), lr, step);
+        return { state: u.state, gradNorm: u.gradNorm };
+      },
+    );
+  }
+
+  /** Summed gradients and summed losses over micro-batches (keeps `params`). */
+  grads(params: ParamTree, micro: HostBatch[]): { lossSum: JaxArray; grads: ParamTree } {
+    let lossSum: JaxArray | null = null;
+    let acc: ParamTree | null = null;
+    for (const mb of micro) {
+      const r = this.#grads(tree.ref(params), toDevice(mb)) as { loss: JaxArray; grads: ParamTree };
+      lossSum = lossSum === null ? r.loss : lossSum.add(r.loss);
+      acc = acc === null ? r.grads : (this.#accumulate(acc, r.grads) as ParamTree);
+    }
+    if (lossSum === null || acc === null) throw new Error("grads: no micro-batches");
+    return { lossSum, grads: acc };
+  }
+
+  /** Apply `scale × grads` as one AdamW update. */
+  apply(state: TrainState, grads: ParamTree, scale: number, lr: number, step: number) {
+    return this.#apply(state, grads, scale, lr, step) as { state: TrainState; gradNorm: JaxArray };
+  }
+
+  /** One update on `hb`, split into `microBatches` equal parts. Consumes `state`. */
+  run(
+    state: TrainState,
+    hb: HostBatch,
+    microBatches: number,
+    lr: number,
+    step: number,
+  ): StepOutput {
+    if (microBatches === 1) {
+      return this.#fused(state, toDevice(hb), lr, step) as StepOutput;
+    }
+    const { lossSum, grads } = this.grads(state.params, splitBatch(hb, microBatches));
+    const u = this.apply(state, grads, 1 / microBatches, lr, step);
+    return { state: u.state, loss: lossSum.div(microBatches), gradNorm: u.gradNorm };
+  }
+
+  dispose(): void {
+    this.#fused.dispose();
+    this.#grads.dispose();
+    this.#accumulate.dispose();
+    this.#apply.dispose();
+  }
+}
