@@ -1,0 +1,206 @@
+/**
+ * The generic training loop: drives a `Runner` over batches, with a progress
+ * bar, a metrics JSONL file, periodic and final checkpoints, graceful SIGINT/
+ * SIGTERM, bit-identical resume, and a hard stop on a non-finite loss that
+ * leaves the last good checkpoint untouched.
+ *
+ * Bit-identical resume rests on three things being in the checkpoint: the full
+ * optimizer state (params, moments, EMA, in F32), the step counter (which fixes
+ * the LR schedule and Adam's bias correction) and the host RNG state the batch
+ * function draws from.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { checkpointExists, loadHostCheckpoint, saveHostCheckpoint } from "../engine/checkpoint.ts";
+import { lrAt, type OptimConfig } from "../engine/optim.ts";
+import { Rng, type RngState } from "../engine/rng.ts";
+import type { Runner } from "../engine/runner.ts";
+import type { HostBatch } from "../engine/train-step.ts";
+import { createProgress, fmtNumber } from "./progress.ts";
+
+export type TrainerState = {
+  step: number;
+  rng: RngState;
+  seed: number;
+  runner: Runner["kind"];
+  wallSeconds: number;
+};
+
+export type LoopOptions = {
+  runner: Runner;
+  optim: OptimConfig;
+  /** Train until this (1-based, inclusive) step. */
+  steps: number;
+  /** The batch for `step`; may draw from `rng` (its state is checkpointed). */
+  batch: (step: number, rng: Rng) => HostBatch;
+  outDir: string;
+  /** Written to config.json; everything needed to rebuild the model. */
+  config: unknown;
+  seed: number;
+  checkpointEvery: number;
+  resume?: boolean;
+  /** Start fresh even if `outDir` already holds a checkpoint (it is replaced). */
+  force?: boolean;
+  label?: string;
+  /** Samples per step, for throughput. */
+  unitsPerStep?: number;
+  logEvery?: number;
+  /** Extra work after each checkpoint (sample sheets, evals). */
+  onCheckpoint?: (step: number) => Promise<void>;
+  /** Extra metrics to log per step. */
+  extraMetrics?: (step: number) => Record<string, number>;
+  quiet?: boolean;
+};
+
+export type LoopResult = {
+  status: "done" | "interrupted" | "non-finite";
+  step: number;
+  lastLoss: number;
+  wallSeconds: number;
+  message?: string;
+};
+
+export class CheckpointExistsError extends Error {
+  override name = "CheckpointExistsError";
+}
+
+/** Drop metric lines past `step` (they belong to the run after the checkpoint we resume from). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .filter((l) => {
+      try {
+        return (JSON.parse(l) as { step?: number }).step! <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.length ? `${kept.join("\n")}\n` : "");
+}
+
+export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
+  const metricsPath = join(o.outDir, "metrics.jsonl");
+  let step = 0;
+  let rng = new Rng(o.seed);
+  let priorWall = 0;
+  const note = (s: string) => {
+    if (!o.quiet) process.stderr.write(`${s}\n`);
+  };
+
+  if (!o.resume && !o.force && checkpointExists(o.outDir)) {
+    throw new CheckpointExistsError(
+      `${o.outDir} already holds a checkpoint: pass --resume to continue it or --force to start over`,
+    );
+  }
+  if (o.resume && checkpointExists(o.outDir)) {
+    const ck = loadHostCheckpoint<unknown, TrainerState>(o.outDir);
+    if (!ck.trainer) throw new Error(`${o.outDir}: checkpoint has no trainer state; cannot resume`);
+    if (ck.trainer.runner !== o.runner.kind) {
+      note(
+        `note: resuming a ${ck.trainer.runner} run with the ${o.runner.kind} runner; results stay close but not bit-identical`,
+      );
+    }
+    await o.runner.setState(ck.state);
+    step = ck.trainer.step;
+    rng = new Rng(ck.trainer.rng);
+    priorWall = ck.trainer.wallSeconds;
+    truncateMetrics(metricsPath, step);
+    note(`resumed ${o.outDir} at step ${step}`);
+  } else {
+    if (o.resume) note(`nothing to resume in ${o.outDir}; starting fresh`);
+    mkdirSync(o.outDir, { recursive: true });
+    writeFileSync(metricsPath, "");
+  }
+
+  const t0 = performance.now();
+  const wall = () => priorWall + (performance.now() - t0) / 1000;
+  const save = async (s: number) => {
+    const trainer: TrainerState = {
+      step: s,
+      rng: rng.state(),
+      seed: o.seed,
+      runner: o.runner.kind,
+      wallSeconds: wall(),
+    };
+    await saveHostCheckpoint(o.outDir, {
+      state: await o.runner.getState(),
+      config: o.config,
+      trainer,
+    });
+    if (o.onCheckpoint) await o.onCheckpoint(s);
+  };
+
+  let stopRequested: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopRequested) process.exit(130); // second signal: leave now
+    stopRequested = sig;
+    note(
+      `\n${sig}: finishing step ${step + 1}, saving a checkpoint, then stopping (again to force)`,
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const progress = createProgress({
+    label: o.label ?? "train",
+    total: o.steps,
+    start: step,
+    unitsPerStep: o.unitsPerStep,
+    unit: o.unitsPerStep ? "samples" : "steps",
+    logEvery: o.logEvery,
+    stream: o.quiet ? undefined : process.stderr,
+  });
+  let lastLoss = Number.NaN;
+  let lastSaved = step;
+  try {
+    while (step < o.steps) {
+      const s = step + 1;
+      const lr = lrAt(o.optim, s);
+      const hb = o.batch(s, rng);
+      const tStep = performance.now();
+      const r = await o.runner.step(hb, lr, s);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+        const message =
+          `loss became ${r.loss} (grad norm ${r.gradNorm}) at step ${s}; stopped without saving. ` +
+          (lastSaved > 0
+            ? `The last good checkpoint (step ${lastSaved}) is in ${o.outDir}.`
+            : "No checkpoint was written yet.") +
+          " Lower the learning rate or check the data.";
+        progress.stop();
+        return {
+          status: "non-finite",
+          step: lastSaved,
+          lastLoss: r.loss,
+          wallSeconds: wall(),
+          message,
+        };
+      }
+      step = s;
+      lastLoss = r.loss;
+      const metrics = {
+        step,
+        loss: r.loss,
+        gradNorm: r.gradNorm,
+        lr,
+        stepSeconds: (performance.now() - tStep) / 1000,
+        ...o.extraMetrics?.(step),
+      };
+      writeFileSync(metricsPath, `${JSON.stringify(metrics)}\n`, { flag: "a" });
+      progress.update(step, { loss: r.loss, lr: fmtNumber(lr) });
+      if (stopRequested) break;
+      if (step % o.checkpointEvery === 0 && step < o.steps) {
+        await save(step);
+        lastSaved = step;
+      }
+    }
+    progress.stop();
+    await save(step);
+    return { status: stopRequested ? "interrupted" : "done", step, lastLoss, wallSeconds: wall() };
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,155 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadHostCheckpoint } from "../../src/engine/checkpoint.ts";
+import { initEngine } from "../../src/engine/jax.ts";
+import { optimConfig } from "../../src/engine/optim.ts";
+import type { Rng } from "../../src/engine/rng.ts";
+import { type HostState, LocalRunner } from "../../src/engine/runner.ts";
+import type { HostBatch } from "../../src/engine/train-step.ts";
+import { type LoopOptions, runTrainingLoop, type TrainerState } from "../../src/train/loop.ts";
+import { linearBatch, linearTask } from "../fixtures/linear-task.ts";
+
+const tc = { dIn: 8, dHidden: 16 };
+const optim = optimConfig({ lr: 0.02, totalSteps: 30, warmupSteps: 3, emaDecay: 0.9 });
+const tmp = () => mkdtempSync(join(tmpdir(), "reca-loop-"));
+
+/** Batches that depend on the host RNG too, so resume must restore its state. */
+function batch(step: number, rng: Rng): HostBatch {
+  return linearBatch(tc, rng.int(1000), step, 16);
+}
+
+function opts(outDir: string, extra: Partial<LoopOptions> = {}): LoopOptions {
+  return {
+    runner: new LocalRunner(linearTask(tc), optim, 7, 8, 1),
+    optim,
+    steps: 30,
+    batch,
+    outDir,
+    config: tc,
+    seed: 5,
+    checkpointEvery: 10,
+    quiet: true,
+    ...extra,
+  };
+}
+
+function sameState(a: HostState, b: HostState) {
+  for (const part of ["params", "m", "v", "ema"] as const) {
+    const ta = a[part]!;
+    const tb = b[part]!;
+    expect([...ta.keys()]).toEqual([...tb.keys()]);
+    for (const [k, t] of ta)
+      expect(Buffer.from(t.data.buffer).equals(Buffer.from(tb.get(k)!.data.buffer))).toBe(true);
+  }
+}
+
+describe("training loop", () => {
+  beforeAll(async () => {
+    await initEngine();
+  });
+
+  it("lowers the loss and writes metrics and a checkpoint", async () => {
+    const dir = tmp();
+    const o = opts(dir);
+    const r = await runTrainingLoop(o);
+    expect(r.status).toBe("done");
+    const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(30);
+    expect(lines[29].loss).toBeLessThan(lines[0].loss);
+    const ck = loadHostCheckpoint<unknown, TrainerState>(dir);
+    expect(ck.trainer?.step).toBe(30);
+    expect(ck.config).toEqual(tc);
+    await o.runner.dispose();
+  });
+
+  it("resumes bit-identically after stopping mid-way", async () => {
+    const full = tmp();
+    const a = opts(full);
+    await runTrainingLoop(a);
+    const fullState = await a.runner.getState();
+    await a.runner.dispose();
+
+    const split = tmp();
+    const b = opts(split, { steps: 13 }); // stops between checkpoints (saves at exit)
+    await runTrainingLoop(b);
+    await b.runner.dispose();
+    const c = opts(split, { resume: true });
+    const r = await runTrainingLoop(c);
+    expect(r.step).toBe(30);
+    sameState(await c.runner.getState(), fullState);
+    await c.runner.dispose();
+    const m = readFileSync(join(split, "metrics.jsonl"), "utf8").trim().split("\n");
+    expect(m.map((l) => JSON.parse(l).step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it("refuses to overwrite a checkpoint without --resume or --force", async () => {
+    const dir = tmp();
+    const a = opts(dir, { steps: 2 });
+    await runTrainingLoop(a);
+    await expect(runTrainingLoop({ ...a, steps: 4 })).rejects.toThrow(/--resume/);
+    await expect(runTrainingLoop({ ...a, steps: 4, force: true })).resolves.toMatchObject({
+      step: 4,
+    });
+    await a.runner.dispose();
+  });
+
+  it("stops on a non-finite loss and keeps the last good checkpoint", async () => {
+    const dir = tmp();
+    const good = (s: number, rng: Rng) => batch(s, rng);
+    const poisoned = (s: number, rng: Rng): HostBatch => {
+      const b = good(s, rng);
+      if (s === 15) b.x.data[0] = Number.NaN;
+      return b;
+    };
+    const o = opts(dir, { batch: poisoned });
+    const r = await runTrainingLoop(o);
+    expect(r.status).toBe("non-finite");
+    expect(r.step).toBe(10);
+    expect(r.message).toMatch(/step 15/);
+    expect(r.message).toMatch(/last good checkpoint \(step 10\)/);
+    const ck = loadHostCheckpoint<unknown, TrainerState>(dir);
+    expect(ck.trainer?.step).toBe(10);
+    for (const t of ck.state.params.values()) expect(t.data.every(Number.isFinite)).toBe(true);
+    await o.runner.dispose();
+  });
+
+  it("finishes the step, saves and exits on SIGINT; resume completes the run", async () => {
+    const dir = tmp();
+    const script = join(import.meta.dirname, "../fixtures/train-script.ts");
+    const tsx = join(import.meta.dirname, "../../node_modules/.bin/tsx");
+    const run = (args: string[], interrupt: boolean) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const p = spawn(tsx, [script, dir, "400", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        p.stdout.on("data", (d) => {
+          out += d;
+        });
+        if (interrupt) {
+          const poll = setInterval(() => {
+            const m = join(dir, "metrics.jsonl");
+            if (existsSync(m) && readFileSync(m, "utf8").split("\n").length > 5) {
+              clearInterval(poll);
+              p.kill("SIGINT");
+            }
+          }, 50);
+        }
+        p.on("exit", (code) => resolve({ code, out }));
+      });
+    const first = await run([], true);
+    expect(first.code).toBe(0);
+    const r1 = JSON.parse(first.out);
+    expect(r1.status).toBe("interrupted");
+    expect(r1.step).toBeGreaterThan(4);
+    expect(r1.step).toBeLessThan(400);
+    const ck = loadHostCheckpoint<unknown, TrainerState>(dir);
+    expect(ck.trainer?.step).toBe(r1.step);
+    const second = await run(["--resume"], false);
+    expect(JSON.parse(second.out)).toMatchObject({ status: "done", step: 400 });
+  });
+});
