@@ -8,20 +8,16 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { initEngine, type JaxArray, tree } from "../jax.ts";
 import { freshState, microBatchCount, stateFromHost, stateToHost } from "../runner.ts";
-import { batchSize, splitBatch, type Task, type TrainState, TrainStep } from "../train-step.ts";
+import { batchSize, splitBatch, type TrainState, TrainStep } from "../train-step.ts";
 import { fromHost, type HostTensor, namedLeaves, type ParamTree } from "../tree.ts";
+import { loadTask } from "./index.ts";
 import { abort, barrier, gradSlot, type Reply, type Request, type WorkerInit } from "./protocol.ts";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
 await initEngine();
-const mod = (await import(init.spec.module)) as Record<string, (c: unknown) => Task>;
-const makeTask = mod[init.spec.exportName];
-if (typeof makeTask !== "function") {
-  throw new Error(`${init.spec.module} does not export a task factory "${init.spec.exportName}"`);
-}
-const task = makeTask(init.spec.config);
+const task = await loadTask(init.spec);
 const trainStep = new TrainStep(task, init.cfg);
 let state: TrainState = freshState(task, init.cfg, init.seed);
 const layout = namedLeaves(state.params).map(([name, a]) => ({
