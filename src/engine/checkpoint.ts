@@ -318,6 +318,31 @@ export function loadHostCheckpoint<C = unknown, T = unknown>(dir: string): HostC
   return out;
 }
 
+// --- inspection -----------------------------------------------------------------
+
+export type CheckpointInfo = {
+  dir: string;
+  files: string[];
+  parameters: number;
+  tensors: { name: string; dtype: string; shape: number[] }[];
+  config: unknown;
+  trainer?: unknown;
+};
+
+/** What a checkpoint holds, read on the host and validated like a load. */
+export function inspectCheckpoint(dir: string): CheckpointInfo {
+  const c = readCheckpointDir(dir, true);
+  const tensors = [...c.model].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  return {
+    dir: c.at,
+    files: readdirSync(c.at).sort(),
+    parameters: tensors.reduce((n, t) => n + t.shape.reduce((p, d) => p * d, 1), 0),
+    tensors,
+    config: c.config,
+    ...(c.trainer !== undefined ? { trainer: c.trainer } : {}),
+  };
+}
+
 // --- export -------------------------------------------------------------------
 
 /**

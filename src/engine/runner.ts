@@ -6,6 +6,8 @@
  * - `DataParallelRunner` (parallel/): one jax-js instance per worker thread, each
  *   on a shard of the batch, gradients averaged through shared memory.
  */
+
+import type { HostTrainState } from "./checkpoint.ts";
 import { type JaxArray, tree } from "./jax.ts";
 import { initOptState, type OptimConfig } from "./optim.ts";
 import {
@@ -16,11 +18,10 @@ import {
   type TrainState,
   TrainStep,
 } from "./train-step.ts";
-import { fromHost, type HostTensor, type ParamTree, toHost } from "./tree.ts";
+import { fromHost, type ParamTree, toHost } from "./tree.ts";
 
-export type HostTree = Map<string, HostTensor>;
 /** Training state on the host: what checkpoints hold and runners exchange. */
-export type HostState = { params: HostTree; m: HostTree; v: HostTree; ema?: HostTree };
+export type HostState = HostTrainState;
 export type StepResult = { loss: number; gradNorm: number };
 
 export type Runner = {

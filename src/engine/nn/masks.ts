@@ -29,7 +29,10 @@ export function prefixBidirectionalMask(T: number, prefix: number | JaxArray): J
     return np.logicalOr(causal, inPrefix);
   }
   const B = prefix.shape[0];
-  const inPrefix = np.arange(T).reshape([1, 1, 1, T]).less(prefix.reshape([B, 1, 1, 1]));
+  const inPrefix = np
+    .arange(T)
+    .reshape([1, 1, 1, T])
+    .less(prefix.reshape([B, 1, 1, 1]));
   return np.logicalOr(causal.reshape([1, 1, T, T]), inPrefix); // [B, 1, T, T]
 }
 
@@ -64,7 +67,10 @@ export function spanGroups(isBidirectional: JaxArray): JaxArray {
 /** Keys at positions >= lengths[b] are padding. lengths int32 [B] -> [B, 1, 1, S]. */
 export function lengthsKeyMask(lengths: JaxArray, S: number): JaxArray {
   const B = lengths.shape[0];
-  return np.arange(S).reshape([1, 1, 1, S]).less(lengths.reshape([B, 1, 1, 1]));
+  return np
+    .arange(S)
+    .reshape([1, 1, 1, S])
+    .less(lengths.reshape([B, 1, 1, 1]));
 }
 
 /** A boolean key mask [B, S] (true = real token) -> [B, 1, 1, S]. */

@@ -1,7 +1,7 @@
 /** Feed-forward blocks: a two-layer MLP (GELU or SiLU) and the gated SwiGLU variant. */
 import { type JaxArray, nn } from "../jax.ts";
-import { initLinear, type LinearParams, linear } from "./linear.ts";
 import { splitKey } from "../rng.ts";
+import { initLinear, type LinearParams, linear } from "./linear.ts";
 
 export type MlpParams = {
   fc1: LinearParams; // [D, hidden]

@@ -51,12 +51,9 @@ export function unpatchify(tokens: JaxArray, p: number, h: number, w: number): J
 /** Nearest-neighbour 2x upsampling: [B, H, W, C] -> [B, 2H, 2W, C]. */
 export function upsampleNearest2x(x: JaxArray): JaxArray {
   const [B, H, W, C] = x.shape;
-  return np.broadcastTo(x.reshape([B, H, 1, W, 1, C]), [B, H, 2, W, 2, C]).reshape([
-    B,
-    2 * H,
-    2 * W,
-    C,
-  ]);
+  return np
+    .broadcastTo(x.reshape([B, H, 1, W, 1, C]), [B, H, 2, W, 2, C])
+    .reshape([B, 2 * H, 2 * W, C]);
 }
 
 /** 2x2 average pooling, stride 2: [B, H, W, C] -> [B, H/2, W/2, C]. */

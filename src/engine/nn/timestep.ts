@@ -16,7 +16,10 @@ export function timestepEmbedding(t: JaxArray, dim: number, maxPeriod = 10000): 
   const freqs = new Float32Array(half);
   for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(maxPeriod) * i) / half);
   const B = t.shape[0];
-  const args = t.astype(np.float32).reshape([B, 1]).mul(np.array(freqs).reshape([1, half]));
+  const args = t
+    .astype(np.float32)
+    .reshape([B, 1])
+    .mul(np.array(freqs).reshape([1, half]));
   return np.concatenate([np.cos(args.ref), np.sin(args)], -1);
 }
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, type JaxArray, numpy as np } from "../../../src/engine/jax.ts";
 import {
+  type AdaLNParams,
   adaLNChunks,
   adaLNZero,
   applyGate,
@@ -63,7 +64,7 @@ describe("adaLN-Zero", () => {
     const [fa, fb] = np.split(full, 2, -1);
     expect(await maxAbsDiff(a, fa)).toBeLessThan(1e-5);
     expect(await maxAbsDiff(b, fb)).toBeLessThan(1e-5);
-    const f = ({ p, c, x }: { p: typeof p; c: JaxArray; x: JaxArray }) => {
+    const f = ({ p, c, x }: { p: AdaLNParams; c: JaxArray; x: JaxArray }) => {
       const [m] = adaLNZero(p, c, 1);
       return project(applyGate(modulate(x, m.shift, m.scale), m.gate));
     };

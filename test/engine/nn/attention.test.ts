@@ -88,6 +88,7 @@ describe("attention", () => {
     const masks: (() => JaxArray | undefined)[] = [
       () => undefined,
       () => causalMask(T),
+      () => np.broadcastTo(causalMask(T), [B, T, T]), // [B, L, S] form
       () => prefixBidirectionalMask(T, i32([2, 4], [2])),
       () => andMasks(causalMask(T), lengthsKeyMask(i32([3, 6], [2]), T)),
     ];
@@ -132,7 +133,8 @@ describe("attention", () => {
   it("bidirectional groups: two image spans inside causal text", async () => {
     const p = initAttention(jaxKey(5), { dim: D, heads: N });
     // text, img, img, text, img, img
-    const mask = () => groupBidirectionalMask(i32([-1, 0, 0, -1, 1, 1, -1, 0, 0, -1, 1, 1], [B, T]));
+    const mask = () =>
+      groupBidirectionalMask(i32([-1, 0, 0, -1, 1, 1, -1, 0, 0, -1, 1, 1], [B, T]));
     expect(await affected(p, 2, mask)).toEqual([false, true, true, true, true, true]);
     expect(await affected(p, 5, mask)).toEqual([false, false, false, false, true, true]);
     expect(await affected(p, 3, mask)).toEqual([false, false, false, true, true, true]);
@@ -142,19 +144,22 @@ describe("attention", () => {
     const p = initAttention(jaxKey(6), { dim: D, heads: N });
     const lengths = () => lengthsKeyMask(i32([4, 4], [2]), T);
     expect(await affected(p, 5, lengths)).toEqual([false, false, false, false, false, true]);
-    const valid = () => keyPaddingMask(bool([1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0].map(Boolean), [B, T]));
+    const valid = () =>
+      keyPaddingMask(bool([1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0].map(Boolean), [B, T]));
     expect(await affected(p, 4, valid)).toEqual([false, false, false, false, true, false]);
     // a fully masked query row stays finite (uniform average) with the manual core
     const none = np.zeros([B, T], { dtype: np.bool });
-    const y = await host(attention(p, randn([B, T, D], 1), { heads: N, mask: keyPaddingMask(none) }));
+    const y = await host(
+      attention(p, randn([B, T, D], 1), { heads: N, mask: keyPaddingMask(none) }),
+    );
     expect(y.every(Number.isFinite)).toBe(true);
   });
 
   it("gradient: causal self-attention and padded cross-attention", async () => {
-    await gradCheck(
-      ({ p, x }) => project(attention(p, x, { heads: N, mask: causalMask(T) })),
-      { p: initAttention(jaxKey(7), { dim: D, heads: N }), x: randn([B, T, D], 1) },
-    );
+    await gradCheck(({ p, x }) => project(attention(p, x, { heads: N, mask: causalMask(T) })), {
+      p: initAttention(jaxKey(7), { dim: D, heads: N }),
+      x: randn([B, T, D], 1),
+    });
     await gradCheck(
       ({ p, x, ctx }) =>
         project(

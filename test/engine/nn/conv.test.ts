@@ -44,9 +44,12 @@ describe("conv2d (im2col)", () => {
       expect(ours.shape).toEqual([2, Math.ceil(H / stride), Math.ceil(W / stride), cout]);
       expect(await maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
 
-      const gOurs = grad((xx: JaxArray, ww: JaxArray) => project(conv2d({ w: ww }, xx, { stride })), {
-        argnums: [0, 1],
-      })(x.ref, w.ref);
+      const gOurs = grad(
+        (xx: JaxArray, ww: JaxArray) => project(conv2d({ w: ww }, xx, { stride })),
+        {
+          argnums: [0, 1],
+        },
+      )(x.ref, w.ref);
       const gRef = grad((xx: JaxArray, ww: JaxArray) => project(refConv(xx, ww, k, stride)), {
         argnums: [0, 1],
       })(x, w);

@@ -40,7 +40,8 @@ const cases: Case[] = [
   {
     name: "layerNorm / rmsNorm / groupNorm",
     f: ({ ln, rms, gn, x, img }) =>
-      np.concatenate([nn.layerNorm(ln, x.ref), nn.rmsNorm(rms, x)], -1)
+      np
+        .concatenate([nn.layerNorm(ln, x.ref), nn.rmsNorm(rms, x)], -1)
         .sum()
         .add(nn.groupNorm(gn, img, 2).sum()),
     args: () => ({
@@ -54,7 +55,11 @@ const cases: Case[] = [
   {
     name: "mlp / swiGlu",
     f: ({ m, s, x }) => nn.mlp(m, x.ref, "silu").add(nn.swiGlu(s, x)),
-    args: () => ({ m: nn.initMlp(key(3), 4, 8), s: nn.initSwiGlu(key(4), 4, 8), x: randn([2, 4], 1) }),
+    args: () => ({
+      m: nn.initMlp(key(3), 4, 8),
+      s: nn.initSwiGlu(key(4), 4, 8),
+      x: randn([2, 4], 1),
+    }),
   },
   {
     name: "attention with prefix + padding masks",
@@ -108,7 +113,10 @@ const cases: Case[] = [
     name: "resampling round trips",
     f: ({ x }) =>
       nn.unpatchify(
-        nn.patchify(nn.avgPool2x2(nn.upsampleNearest2x(nn.depthToSpace(nn.spaceToDepth(x, 2), 2))), 2),
+        nn.patchify(
+          nn.avgPool2x2(nn.upsampleNearest2x(nn.depthToSpace(nn.spaceToDepth(x, 2), 2))),
+          2,
+        ),
         2,
         1,
         2,
@@ -132,9 +140,11 @@ const cases: Case[] = [
 
 describe("blocks under jit", () => {
   for (const c of cases) {
-    it(`${c.name}: jit forward equals eager`, async () => {
+    it(`${c.name}: consumes its inputs once; jit forward equals eager`, async () => {
       const args = c.args();
       const eager = c.f(tree.ref(args));
+      // ownership: the block consumed exactly the one reference it was given per leaf
+      for (const [name, a] of namedLeaves(args)) expect(a.refCount, name).toBe(1);
       const jitted = jit(c.f);
       const y = jitted(args);
       expect(await maxAbsDiff(y, eager)).toBeLessThan(1e-5);
@@ -144,7 +154,8 @@ describe("blocks under jit", () => {
 
   it("attention gradient under jit(grad) matches finite differences", async () => {
     await gradCheck(
-      ({ p, x }) => project(nn.attention(p, x, { heads: 2, mask: nn.prefixBidirectionalMask(4, 2) })),
+      ({ p, x }) =>
+        project(nn.attention(p, x, { heads: 2, mask: nn.prefixBidirectionalMask(4, 2) })),
       { p: nn.initAttention(key(11), { dim: 4, heads: 2 }), x: randn([2, 4, 4], 1) },
       { jit: true },
     );

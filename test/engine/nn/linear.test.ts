@@ -51,10 +51,10 @@ describe("linear", () => {
   });
 
   it("gradient w.r.t. params and input", async () => {
-    await gradCheck(
-      ({ p, x }) => project(linear(p, x)),
-      { p: { w: randn([4, 3], 1), b: randn([3], 2) }, x: randn([2, 5, 4], 3) },
-    );
+    await gradCheck(({ p, x }) => project(linear(p, x)), {
+      p: { w: randn([4, 3], 1), b: randn([3], 2) },
+      x: randn([2, 5, 4], 3),
+    });
   });
 });
 
@@ -75,16 +75,15 @@ describe("embedding", () => {
   it("gradient w.r.t. the table (one-hot and take) and unembed", async () => {
     const ids = randInt([2, 5], 11, 4);
     for (const oneHot of [true, false]) {
-      await gradCheck(
-        ({ table }) => project(embed({ table }, ids.ref, { oneHot })),
-        { table: randn([11, 6], 1) },
-      );
+      await gradCheck(({ table }) => project(embed({ table }, ids.ref, { oneHot })), {
+        table: randn([11, 6], 1),
+      });
     }
     ids.dispose();
-    await gradCheck(
-      ({ table, h }) => project(unembed({ table }, h)),
-      { table: randn([11, 6], 1), h: randn([2, 3, 6], 2) },
-    );
+    await gradCheck(({ table, h }) => project(unembed({ table }, h)), {
+      table: randn([11, 6], 1),
+      h: randn([2, 3, 6], 2),
+    });
   });
 });
 

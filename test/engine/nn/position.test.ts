@@ -18,7 +18,8 @@ beforeAll(async () => {
 
 function expectClose(actual: ArrayLike<number>, expected: number[], tol = 1e-6): void {
   expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i] - expected[i])).toBeLessThan(tol);
+  for (let i = 0; i < expected.length; i++)
+    expect(Math.abs(actual[i] - expected[i])).toBeLessThan(tol);
 }
 
 describe("sin-cos position embeddings", () => {
