@@ -69,15 +69,33 @@ export function addTrees(a: ParamTree, b: ParamTree): ParamTree {
 export type AdamWResult = { params: ParamTree; opt: OptState; gradNorm: JaxArray };
 
 /**
- * One AdamW update. `grads` is the (already averaged) gradient; `lr` and `step`
- * (1-based) are scalars. Consumes params, opt and grads.
+ * Per-step scalars of an update, computed on the host in float64 and passed into
+ * the jitted step as traced scalars (so they never force a recompile). The bias
+ * corrections are computed here rather than with `np.power` inside the graph:
+ * jax-js 0.1.25's f32 `power(0.999, 1)` returns 0.998988, a 1.2% error in
+ * 1 − β2 that would skew the first updates.
+ */
+export type StepScalars = { lr: number; c1: number; c2: number };
+
+export function stepScalars(cfg: OptimConfig, lr: number, step: number): StepScalars {
+  if (!Number.isInteger(step) || step < 1)
+    throw new Error(`step must be an integer ≥ 1, got ${step}`);
+  return { lr, c1: 1 - cfg.beta1 ** step, c2: 1 - cfg.beta2 ** step };
+}
+
+type Scalar = JaxArray | number;
+const asArray = (x: Scalar) => (typeof x === "number" ? np.array(x) : x);
+
+/**
+ * One AdamW update. `grads` is the (already averaged) gradient; `k` holds the
+ * learning rate and bias corrections (numbers, or traced scalars under jit).
+ * Consumes params, opt, grads and the scalars.
  */
 export function adamwUpdate(
   params: ParamTree,
   opt: OptState,
   grads: ParamTree,
-  lr: JaxArray | number,
-  step: JaxArray | number,
+  k: { lr: Scalar; c1: Scalar; c2: Scalar },
   cfg: OptimConfig,
 ): AdamWResult {
   const { beta1: b1, beta2: b2, eps, weightDecay: wd } = cfg;
@@ -87,10 +105,7 @@ export function adamwUpdate(
     const s = np.minimum(1, np.reciprocal(gradNorm.ref.add(1e-6)).mul(cfg.clipNorm));
     grads = scaleTree(grads, s);
   }
-  const stepA = typeof step === "number" ? np.array(step) : step;
-  const lrA = typeof lr === "number" ? np.array(lr) : lr;
-  const c1 = np.power(b1, stepA.ref).neg().add(1); // bias corrections
-  const c2 = np.power(b2, stepA).neg().add(1);
+  const [lr, c1, c2] = [asArray(k.lr), asArray(k.c1), asArray(k.c2)];
   const m = tree.map(
     (mi: JaxArray, g: JaxArray) => mi.mul(b1).add(g.mul(1 - b1)),
     opt.m,
@@ -106,7 +121,7 @@ export function adamwUpdate(
       let upd = mi.div(c1.ref).div(np.sqrt(vi.div(c2.ref)).add(eps));
       // Decoupled weight decay on matrices only (AdamW; no decay on biases/norm gains).
       if (p.ndim >= 2 && wd > 0) upd = upd.add(p.ref.mul(wd));
-      return p.sub(upd.mul(lrA.ref));
+      return p.sub(upd.mul(lr.ref));
     },
     params,
     tree.ref(m),
@@ -114,7 +129,7 @@ export function adamwUpdate(
   ) as ParamTree;
   c1.dispose();
   c2.dispose();
-  lrA.dispose();
+  lr.dispose();
   return { params: newParams, opt: { m, v }, gradNorm };
 }
 

@@ -14,6 +14,7 @@ import {
   type OptimConfig,
   type OptState,
   scaleTree,
+  stepScalars,
 } from "./optim.ts";
 import type { ParamTree } from "./tree.ts";
 
@@ -100,18 +101,20 @@ export class TrainStep {
     readonly cfg: OptimConfig,
   ) {
     const emaDecay = cfg.emaDecay;
-    const update = (s: TrainState, grads: ParamTree, lr: JaxArray, step: JaxArray) => {
-      const r = adamwUpdate(s.params, s.opt, grads, lr, step, cfg);
+    type K = { lr: JaxArray; c1: JaxArray; c2: JaxArray };
+    const update = (s: TrainState, grads: ParamTree, k: K) => {
+      const r = adamwUpdate(s.params, s.opt, grads, k, cfg);
       const state: TrainState = { params: r.params, opt: r.opt };
-      if (emaDecay !== null && s.ema !== undefined) state.ema = emaUpdate(s.ema, r.params, emaDecay);
+      if (emaDecay !== null && s.ema !== undefined)
+        state.ema = emaUpdate(s.ema, r.params, emaDecay);
       return { state, gradNorm: r.gradNorm };
     };
     const lossAndGrads = (params: ParamTree, batch: Batch) =>
       valueAndGrad((p: ParamTree) => task.loss(p, batch))(params) as [JaxArray, ParamTree];
 
-    this.#fused = jit((s: any, batch: Batch, lr: JaxArray, step: JaxArray) => {
+    this.#fused = jit((s: any, batch: Batch, k: K) => {
       const [loss, grads] = lossAndGrads(tree.ref(s.params), batch);
-      const u = update(s, grads, lr, step);
+      const u = update(s, grads, k);
       return { state: u.state, loss, gradNorm: u.gradNorm };
     });
     this.#grads = jit((params: ParamTree, batch: Batch) => {
@@ -119,12 +122,10 @@ export class TrainStep {
       return { loss, grads };
     });
     this.#accumulate = jit((a: ParamTree, b: ParamTree) => addTrees(a, b));
-    this.#apply = jit(
-      (s: TrainState, grads: ParamTree, scale: JaxArray, lr: JaxArray, step: JaxArray) => {
-        const u = update(s, scaleTree(grads, scale), lr, step);
-        return { state: u.state, gradNorm: u.gradNorm };
-      },
-    );
+    this.#apply = jit((s: TrainState, grads: ParamTree, scale: JaxArray, k: K) => {
+      const u = update(s, scaleTree(grads, scale), k);
+      return { state: u.state, gradNorm: u.gradNorm };
+    });
   }
 
   /** Summed gradients and summed losses over micro-batches (keeps `params`). */
@@ -142,7 +143,10 @@ export class TrainStep {
 
   /** Apply `scale × grads` as one AdamW update. */
   apply(state: TrainState, grads: ParamTree, scale: number, lr: number, step: number) {
-    return this.#apply(state, grads, scale, lr, step) as { state: TrainState; gradNorm: JaxArray };
+    return this.#apply(state, grads, scale, stepScalars(this.cfg, lr, step)) as {
+      state: TrainState;
+      gradNorm: JaxArray;
+    };
   }
 
   /** One update on `hb`, split into `microBatches` equal parts. Consumes `state`. */
@@ -154,7 +158,7 @@ export class TrainStep {
     step: number,
   ): StepOutput {
     if (microBatches === 1) {
-      return this.#fused(state, toDevice(hb), lr, step) as StepOutput;
+      return this.#fused(state, toDevice(hb), stepScalars(this.cfg, lr, step)) as StepOutput;
     }
     const { lossSum, grads } = this.grads(state.params, splitBatch(hb, microBatches));
     const u = this.apply(state, grads, 1 / microBatches, lr, step);
