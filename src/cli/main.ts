@@ -3,12 +3,26 @@
  * registers itself here; command files stay thin (parse, validate, call src/).
  */
 import { Command, CommanderError } from "commander";
-import { UserError } from "./config.ts";
 
 type Register = (program: Command) => void;
 
+/**
+ * Errors that describe bad input, not a bug: printed as one line, exit code 2.
+ * Matched by name so this module does not import the engine.
+ */
+const USER_FACING = new Set([
+  "UserError",
+  "CheckpointError",
+  "CheckpointExistsError",
+  "SafetensorsError",
+]);
+
 /** Subcommand modules, loaded lazily so `reca --help` stays fast. */
-const commands: Record<string, () => Promise<{ register: Register }>> = {};
+const commands: Record<string, () => Promise<{ register: Register }>> = {
+  info: () => import("./info.ts"),
+  checkpoint: () => import("./checkpoint.ts"),
+  world: () => import("./world.ts"),
+};
 
 export function buildProgram(registers: Register[]): Command {
   const program = new Command("reca")
@@ -31,7 +45,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode;
       return;
     }
-    if (e instanceof UserError) {
+    if (e instanceof Error && USER_FACING.has(e.name)) {
       process.stderr.write(`reca: ${e.message}\n`);
       process.exitCode = 2;
       return;
