@@ -4,8 +4,9 @@
  * `Detector` returns, so any detector (the trained judge, or a ground-truth
  * oracle in tests) can stand behind them.
  */
-import type { Category, Color } from "../../world/vocab.ts";
+
 import type { RgbImage } from "../../world/render.ts";
+import type { Category, Color } from "../../world/vocab.ts";
 
 /** A box in pixels, GenEval's [x1, y1, x2, y2] order (x2/y2 exclusive). */
 export type BoxXYXY = [number, number, number, number];
