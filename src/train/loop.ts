@@ -133,8 +133,15 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   };
 
   let stopRequested: string | null = null;
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopRequested) process.exit(130); // second signal: leave now
+    if (stopRequested) {
+      // A wrapper (npm exec, npx, tsx) forwards the terminal's Ctrl-C as a second
+      // copy within milliseconds; only a later, deliberate second signal forces exit.
+      if (performance.now() - firstSignalAt > 1000) process.exit(130);
+      return;
+    }
+    firstSignalAt = performance.now();
     stopRequested = sig;
     note(
       `\n${sig}: finishing step ${step + 1}, saving a checkpoint, then stopping (again to force)`,

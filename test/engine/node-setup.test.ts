@@ -2,10 +2,9 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const tsx = join(import.meta.dirname, "../../node_modules/.bin/tsx");
 const script = join(import.meta.dirname, "../fixtures/exit-script.ts");
 const run = (threads: string) =>
-  spawnSync(tsx, [script], {
+  spawnSync(process.execPath, ["--import", "tsx", script], {
     env: { ...process.env, RECA_THREADS: threads },
     encoding: "utf8",
     timeout: 60_000,

@@ -122,10 +122,11 @@ describe("training loop", () => {
   it("finishes the step, saves and exits on SIGINT; resume completes the run", async () => {
     const dir = tmp();
     const script = join(import.meta.dirname, "../fixtures/train-script.ts");
-    const tsx = join(import.meta.dirname, "../../node_modules/.bin/tsx");
     const run = (args: string[], interrupt: boolean) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const p = spawn(tsx, [script, dir, "400", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        const p = spawn(process.execPath, ["--import", "tsx", script, dir, "400", ...args], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         let out = "";
         p.stdout.on("data", (d) => {
           out += d;
@@ -135,7 +136,9 @@ describe("training loop", () => {
             const m = join(dir, "metrics.jsonl");
             if (existsSync(m) && readFileSync(m, "utf8").split("\n").length > 5) {
               clearInterval(poll);
+              // Twice in quick succession, as when npm/npx forwards the terminal's Ctrl-C.
               p.kill("SIGINT");
+              setTimeout(() => p.kill("SIGINT"), 20);
             }
           }, 50);
         }
