@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   info: () => import("./info.ts"),
   checkpoint: () => import("./checkpoint.ts"),
   world: () => import("./world.ts"),
+  judge: () => import("./judge.ts"),
+  bench: () => import("./bench.ts"),
 };
 
 export function buildProgram(registers: Register[]): Command {

@@ -1,0 +1,127 @@
+/**
+ * Und-mini: VQA-style understanding questions about rendered scenes, answered
+ * by any answerer `(image, question) → answer` (a model's image→text path, an
+ * oracle, a random guesser). Exact match after normalisation: lower case,
+ * trimmed, inner whitespace collapsed, a trailing "." / "?" / "!" dropped, and
+ * digits 0–10 written as number words ("2" ≡ "two"). Accuracy per question type
+ * (category, color, count, position) and overall over all questions (VQA's
+ * convention); the unweighted mean over types is reported alongside.
+ * Items: scene i from WorldRng("bench/und", seed, i), uniform colours, 4
+ * questions each (world's vqaQuestions); default 64 scenes (256 questions),
+ * full 500 scenes (2,000 questions); seed 17.
+ */
+import type { SceneExclusion } from "../../data/corpora.ts";
+import { WorldRng } from "../../world/random.ts";
+import { type RgbImage, renderImage } from "../../world/render.ts";
+import { type Scene, sampleScene } from "../../world/scene.ts";
+import {
+  ALL_CATEGORIES,
+  COLORS,
+  NUMBER_WORDS,
+  RELATIONS,
+  worldCategories,
+} from "../../world/vocab.ts";
+import { type VqaType, vqaQuestions } from "../../world/vqa.ts";
+import { GENEVAL_NUMBER_WORDS } from "../geneval/templates.ts";
+import { imageKey } from "../oracle.ts";
+
+export const UND_SEED = 17;
+export const UND_DEFAULT_SCENES = 64;
+export const UND_FULL_SCENES = 500;
+export const UND_QUESTIONS_PER_SCENE = 4;
+export const VQA_TYPES = ["category", "color", "count", "position"] as const;
+
+export type UndQuestion = { question: string; answer: string; type: VqaType };
+export type UndItem = { id: string; scene: Scene; questions: UndQuestion[] };
+export type Answerer = (image: RgbImage, question: string) => Promise<string>;
+
+export type UndSetOptions = {
+  full?: boolean;
+  scenes?: number;
+  numCategories?: number;
+  seed?: number;
+  exclude?: SceneExclusion;
+};
+
+export function undItemSet(opts: UndSetOptions = {}): UndItem[] {
+  const seed = opts.seed ?? UND_SEED;
+  const n = opts.scenes ?? (opts.full ? UND_FULL_SCENES : UND_DEFAULT_SCENES);
+  const categories = worldCategories(opts.numCategories);
+  return Array.from({ length: n }, (_, i) => {
+    const rng = WorldRng.fromParts("bench/und", seed, i);
+    const scene = sampleScene(rng, { categories });
+    opts.exclude?.add(scene);
+    const questions = vqaQuestions(scene, rng, { n: UND_QUESTIONS_PER_SCENE, categories });
+    return { id: `und-${String(i).padStart(5, "0")}`, scene, questions };
+  });
+}
+
+/** The normal form both sides are compared in. */
+export function normalizeAnswer(s: string): string {
+  const t = s
+    .toLowerCase()
+    .trim()
+    .replace(/\s+/g, " ")
+    .replace(/[.?!]+$/, "")
+    .trim();
+  return /^\d+$/.test(t) && Number(t) <= 10 ? GENEVAL_NUMBER_WORDS[Number(t)] : t;
+}
+
+export function answersMatch(given: string, expected: string): boolean {
+  return normalizeAnswer(given) === normalizeAnswer(expected);
+}
+
+export type UndSummary = {
+  overall: number;
+  types: Partial<Record<VqaType, number>>;
+  typeMean: number;
+  questions: number;
+  images: number;
+};
+
+export async function scoreUnd(
+  items: readonly UndItem[],
+  answer: Answerer,
+  opts: { size?: number } = {},
+): Promise<UndSummary> {
+  const hits: Record<string, [number, number]> = {};
+  let right = 0;
+  let total = 0;
+  for (const item of items) {
+    const image = renderImage(item.scene, { size: opts.size ?? 32 });
+    for (const q of item.questions) {
+      const ok = answersMatch(await answer(image, q.question), q.answer) ? 1 : 0;
+      const h = hits[q.type] ?? [0, 0];
+      hits[q.type] = [h[0] + ok, h[1] + 1];
+      right += ok;
+      total++;
+    }
+  }
+  const types: Partial<Record<VqaType, number>> = {};
+  for (const t of VQA_TYPES) if (hits[t]) types[t] = hits[t][0] / hits[t][1];
+  const vals = Object.values(types) as number[];
+  return {
+    overall: total ? right / total : 0,
+    types,
+    typeMean: vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : 0,
+    questions: total,
+    images: items.length,
+  };
+}
+
+/** Knows the answer to every item's questions about its render (keyed by image content). */
+export function oracleAnswerer(items: readonly UndItem[], size = 32): Answerer {
+  const table = new Map<string, string>();
+  for (const it of items) {
+    const key = imageKey(renderImage(it.scene, { size }));
+    for (const q of it.questions) table.set(`${key}|${q.question}`, q.answer);
+  }
+  return async (image, question) => table.get(`${imageKey(image)}|${question}`) ?? "";
+}
+
+/** Uniform over every answer word the world uses. */
+export function randomAnswerer(seed = 0): Answerer {
+  const rng = WorldRng.fromParts("bench/und/random", seed);
+  const words = [...ALL_CATEGORIES, ...COLORS, ...NUMBER_WORDS, ...RELATIONS, "yes", "no"];
+  return async () => rng.pick(words);
+}
