@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 
-type Register = (program: Command) => void;
+type Register = (program: Command) => void | Promise<void>;
 
 /**
  * Errors that describe bad input, not a bug: printed as one line, exit code 2.
@@ -24,14 +24,16 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   world: () => import("./world.ts"),
   judge: () => import("./judge.ts"),
   bench: () => import("./bench.ts"),
+  train: () => import("./train.ts"),
 };
 
-export function buildProgram(registers: Register[]): Command {
+export async function buildProgram(registers: Register[]): Promise<Command> {
   const program = new Command("reca")
     .description("Reconstruction Alignment (RecA) for unified multimodal models, on jax-js")
     .showHelpAfterError()
     .exitOverride();
-  for (const r of registers) r(program);
+  // Sequential, so subcommands are listed in a stable order.
+  for (const r of registers) await r(program);
   return program;
 }
 
@@ -39,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
   const registers = await Promise.all(
     Object.values(commands).map(async (load) => (await load()).register),
   );
-  const program = buildProgram(registers);
+  const program = await buildProgram(registers);
   try {
     await program.parseAsync(argv);
   } catch (e) {

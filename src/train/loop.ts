@@ -54,6 +54,8 @@ export type LoopOptions = {
 
 export type LoopResult = {
   status: "done" | "interrupted" | "non-finite";
+  /** Step this invocation started from (0, or the resumed checkpoint's step). */
+  startStep: number;
   step: number;
   lastLoss: number;
   wallSeconds: number;
@@ -114,6 +116,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     writeFileSync(metricsPath, "");
   }
 
+  const startStep = step;
   const t0 = performance.now();
   const wall = () => priorWall + (performance.now() - t0) / 1000;
   const save = async (s: number) => {
@@ -178,6 +181,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
         progress.stop();
         return {
           status: "non-finite",
+          startStep,
           step: lastSaved,
           lastLoss: r.loss,
           wallSeconds: wall(),
@@ -204,7 +208,13 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     }
     progress.stop();
     await save(step);
-    return { status: stopRequested ? "interrupted" : "done", step, lastLoss, wallSeconds: wall() };
+    return {
+      status: stopRequested ? "interrupted" : "done",
+      startStep,
+      step,
+      lastLoss,
+      wallSeconds: wall(),
+    };
   } finally {
     progress.stop();
     process.off("SIGINT", onSignal);

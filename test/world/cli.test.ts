@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("reca world", () => {
   it("sample writes PNGs, captions.jsonl and a contact sheet", async () => {
     const out = join(dir, "s");
-    const program = buildProgram([register]);
+    const program = await buildProgram([register]);
     const write = process.stdout.write;
     process.stdout.write = (() => true) as typeof process.stdout.write;
     try {

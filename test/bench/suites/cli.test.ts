@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), "reca-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function reca(...args: string[]): Promise<string> {
-  const program = buildProgram([register]);
+  const program = await buildProgram([register]);
   let out = "";
   const write = process.stdout.write;
   const err = process.stderr.write;
