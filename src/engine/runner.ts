@@ -88,7 +88,7 @@ export class LocalRunner implements Runner {
 
   async step(hb: HostBatch, lr: number, step: number): Promise<StepResult> {
     const k = microBatchCount(batchSize(hb), this.microBatchSize);
-    const o = this.#step.run(this.#state, hb, k, lr, step);
+    const o = await this.#step.run(this.#state, hb, k, lr, step);
     this.#state = o.state;
     return { loss: await readScalar(o.loss), gradNorm: await readScalar(o.gradNorm) };
   }

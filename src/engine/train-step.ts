@@ -6,7 +6,7 @@
  * never depends on wasm's 4 GiB memory.
  */
 
-import { type JaxArray, jit, numpy as np, tree, valueAndGrad } from "./jax.ts";
+import { blockUntilReady, type JaxArray, jit, numpy as np, tree, valueAndGrad } from "./jax.ts";
 import {
   adamwUpdate,
   addTrees,
@@ -128,14 +128,23 @@ export class TrainStep {
     });
   }
 
-  /** Summed gradients and summed losses over micro-batches (keeps `params`). */
-  grads(params: ParamTree, micro: HostBatch[]): { lossSum: JaxArray; grads: ParamTree } {
+  /**
+   * Summed gradients and summed losses over micro-batches (keeps `params`).
+   * jax-js queues work lazily and holds every queued kernel's buffers until the
+   * queue runs, so each micro-batch is run to completion before the next is
+   * queued: peak memory is one micro-batch's, which is the point of them.
+   */
+  async grads(
+    params: ParamTree,
+    micro: HostBatch[],
+  ): Promise<{ lossSum: JaxArray; grads: ParamTree }> {
     let lossSum: JaxArray | null = null;
     let acc: ParamTree | null = null;
-    for (const mb of micro) {
+    for (const [i, mb] of micro.entries()) {
       const r = this.#grads(tree.ref(params), toDevice(mb)) as { loss: JaxArray; grads: ParamTree };
       lossSum = lossSum === null ? r.loss : lossSum.add(r.loss);
       acc = acc === null ? r.grads : (this.#accumulate(acc, r.grads) as ParamTree);
+      if (micro.length > 1 && i < micro.length - 1) await blockUntilReady(acc);
     }
     if (lossSum === null || acc === null) throw new Error("grads: no micro-batches");
     return { lossSum, grads: acc };
@@ -150,17 +159,17 @@ export class TrainStep {
   }
 
   /** One update on `hb`, split into `microBatches` equal parts. Consumes `state`. */
-  run(
+  async run(
     state: TrainState,
     hb: HostBatch,
     microBatches: number,
     lr: number,
     step: number,
-  ): StepOutput {
+  ): Promise<StepOutput> {
     if (microBatches === 1) {
       return this.#fused(state, toDevice(hb), stepScalars(this.cfg, lr, step)) as StepOutput;
     }
-    const { lossSum, grads } = this.grads(state.params, splitBatch(hb, microBatches));
+    const { lossSum, grads } = await this.grads(state.params, splitBatch(hb, microBatches));
     const u = this.apply(state, grads, 1 / microBatches, lr, step);
     return { state: u.state, loss: lossSum.div(microBatches), gradNorm: u.gradNorm };
   }

@@ -16,7 +16,7 @@ import { lrAt, type OptimConfig } from "../engine/optim.ts";
 import { Rng, type RngState } from "../engine/rng.ts";
 import type { Runner } from "../engine/runner.ts";
 import type { HostBatch } from "../engine/train-step.ts";
-import { createProgress, fmtNumber } from "./progress.ts";
+import { createProgress, fmtNumber, silentProgress } from "./progress.ts";
 
 export type TrainerState = {
   step: number;
@@ -153,15 +153,16 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const progress = createProgress({
-    label: o.label ?? "train",
-    total: o.steps,
-    start: step,
-    unitsPerStep: o.unitsPerStep,
-    unit: o.unitsPerStep ? "samples" : "steps",
-    logEvery: o.logEvery,
-    stream: o.quiet ? undefined : process.stderr,
-  });
+  const progress = o.quiet
+    ? silentProgress
+    : createProgress({
+        label: o.label ?? "train",
+        total: o.steps,
+        start: step,
+        unitsPerStep: o.unitsPerStep,
+        unit: o.unitsPerStep ? "samples" : "steps",
+        logEvery: o.logEvery,
+      });
   let lastLoss = Number.NaN;
   let lastSaved = step;
   try {

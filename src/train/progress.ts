@@ -12,6 +12,9 @@ export type Progress = {
   stop(): void;
 };
 
+/** For quiet runs (tests, library use). */
+export const silentProgress: Progress = { update() {}, log() {}, stop() {} };
+
 function fmtDuration(sec: number): string {
   if (!Number.isFinite(sec)) return "--";
   const s = Math.round(sec);

@@ -121,7 +121,7 @@ describe("optimizer", () => {
     const p0 = task.init(0);
     let state = { params: p0, opt: initOptState(p0) };
     for (let s = 1; s <= 4; s++) {
-      const o = ts.run(state, linearBatch({ dIn: 4, dHidden: 4 }, 0, s, 8), 1, 0.01 * s, s);
+      const o = await ts.run(state, linearBatch({ dIn: 4, dHidden: 4 }, 0, s, 8), 1, 0.01 * s, s);
       state = o.state;
       await o.loss.data();
       o.gradNorm.dispose();

@@ -31,7 +31,7 @@ let shared: SharedArrayBuffer | null = null;
 async function step(msg: Extract<Request, { type: "step" }>) {
   if (!shared) throw new Error("step before attach");
   const k = microBatchCount(batchSize(msg.shard), init.microBatchSize);
-  const { lossSum, grads } = trainStep.grads(state.params, splitBatch(msg.shard, k));
+  const { lossSum, grads } = await trainStep.grads(state.params, splitBatch(msg.shard, k));
   const mine = gradSlot(shared, init.rank, nParams);
   let off = 0;
   for (const [, g] of namedLeaves(grads)) {

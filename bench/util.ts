@@ -1,0 +1,34 @@
+/** Small helpers shared by bench/run.ts and bench/measure.ts (no jax-js here). */
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { performance } from "node:perf_hooks";
+
+/** Whole-machine CPU counters (Linux /proc/stat) and this process's own CPU time. */
+export type CpuSnapshot = { busy: number; total: number; ownUs: number; wallMs: number } | null;
+
+export function cpuSnapshot(): CpuSnapshot {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0]; // "cpu  user nice system idle iowait …"
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number); // up to steal
+    const idle = f[3] + f[4];
+    const total = f.reduce((a, b) => a + b, 0);
+    const own = process.cpuUsage();
+    return { busy: total - idle, total, ownUs: own.user + own.system, wallMs: performance.now() };
+  } catch {
+    return null;
+  }
+}
+
+/** Fraction of all cores' time that other processes used between two snapshots. */
+export function otherLoad(a: CpuSnapshot, b: CpuSnapshot): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  const busy = (b.busy - a.busy) / (b.total - a.total);
+  const own = (b.ownUs - a.ownUs) / 1000 / ((b.wallMs - a.wallMs) * os.availableParallelism());
+  return Math.min(1, Math.max(0, busy - own));
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -1,0 +1,1 @@
+export { registerTrainJudge as register } from "../judge.ts";
