@@ -11,8 +11,12 @@ import { DataParallelRunner } from "./dp-runner.ts";
 export type Parallelism = "data" | "kernel";
 
 /**
- * Data parallelism won on both reference train steps (transformer and U-Net),
- * because kernel threads only split large kernels and pay a dispatch per kernel.
+ * Measured with `npm run bench` on the 2-core reference machine (docs/RESULTS.md):
+ * data parallelism is 1.08–1.13× faster on the calibration U-Net (many small
+ * kernels that kernel threads cannot split), kernel threads 1.03–1.11× faster on
+ * the reference transformer (large matmuls split well). Conv nets — the flow
+ * U-Net, tokenizers — dominate reca's training time, so data parallelism is the
+ * default; `--parallel kernel` suits transformer-only runs and uses ~40% less memory.
  */
 export const DEFAULT_PARALLELISM: Parallelism = "data";
 
