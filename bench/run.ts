@@ -185,7 +185,6 @@ async function measure<T>(job: Job, env: NodeJS.ProcessEnv = process.env): Promi
   return { error: errorLine(out.stderr) };
 }
 
-
 async function trainReca(model: ModelName, o: Options) {
   const job = {
     kind: "train",
