@@ -9,6 +9,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "./config.ts";
+import { intOption } from "./options.ts";
 
 const SUITES = ["geneval", "dpg", "edit"] as const;
 type SuiteName = (typeof SUITES)[number];
@@ -31,15 +32,6 @@ export type BenchOptions = {
   seed?: number;
   batch: number;
 };
-
-function intOption(name: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi)
-      throw new UserError(`--${name} must be an integer in [${lo}, ${hi}], got "${v}"`);
-    return n;
-  };
-}
 
 export function register(program: Command): void {
   program

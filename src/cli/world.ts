@@ -4,15 +4,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "./config.ts";
-
-function intOption(name: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi)
-      throw new UserError(`--${name} must be an integer in [${lo}, ${hi}], got "${v}"`);
-    return n;
-  };
-}
+import { intOption } from "./options.ts";
 
 export function register(program: Command): void {
   const world = program.command("world").description("the synthetic shapes world (no ML)");
