@@ -198,7 +198,14 @@ async function runBench(name: SuiteName, o: BenchOptions): Promise<void> {
     const r = await wrap(() => L.entriesFromLayout(suite, o.images!));
     entries = r.entries;
     empty = r.empty;
-    for (const f of empty) log(`warning: ${f} has no samples/*.png; its item is not scored`);
+    if (entries.length === 0)
+      throw new UserError(
+        `${o.images}: no images to score (${empty.length} item folders have no samples/*.png)`,
+      );
+    for (const f of empty.slice(0, 5))
+      log(`warning: ${f} has no samples/*.png; its item is not scored`);
+    if (empty.length > 5)
+      log(`warning: … and ${empty.length - 5} more item folders without images`);
     if (o.oracle)
       for (const e of entries)
         if (e.image && e.image.width === e.image.height)
