@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   judge: () => import("./judge.ts"),
   bench: () => import("./bench.ts"),
   train: () => import("./train.ts"),
+  tokenizer: () => import("./tokenizer.ts"),
 };
 
 export async function buildProgram(registers: Register[]): Promise<Command> {
