@@ -89,7 +89,7 @@ function checkModes(suite: SuiteName, o: BenchOptions): void {
 }
 
 /** The trained judge, loaded through a dynamic import so this file builds before it exists. */
-async function loadJudgeDetector(dir: string) {
+export async function loadJudgeDetector(dir: string) {
   const { existsSync } = await import("node:fs");
   const { join } = await import("node:path");
   const weights = join(dir, "model.safetensors");

@@ -15,6 +15,7 @@ const USER_FACING = new Set([
   "CheckpointError",
   "CheckpointExistsError",
   "SafetensorsError",
+  "PromptError",
 ]);
 
 /** Subcommand modules, loaded lazily so `reca --help` stays fast. */
@@ -26,6 +27,12 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   bench: () => import("./bench.ts"),
   train: () => import("./train.ts"),
   tokenizer: () => import("./tokenizer.ts"),
+  probe: () => import("./probe.ts"),
+  generate: () => import("./generate.ts"),
+  edit: () => import("./edit.ts"),
+  answer: () => import("./answer.ts"),
+  eval: () => import("./eval.ts"),
+  align: () => import("./align.ts"),
 };
 
 export async function buildProgram(registers: Register[]): Promise<Command> {

@@ -227,6 +227,20 @@ export function ummCorpus(opts: CorpusOptions = {}): Corpus<UmmItem> {
   );
 }
 
+/**
+ * The kind item i of the UMM corpus most likely has, without rendering: the first draw of its
+ * first attempt. An excluded or failed first attempt can change the kind, so callers that need a
+ * kind check the item itself and draw again on a mismatch (rare).
+ */
+export function ummKindHint(i: number, seed: number = CORPUS_SEEDS.umm): UmmItem["kind"] {
+  const k = WorldRng.fromParts("corpus/umm", seed, i, 0).weighted([
+    UMM_MIX.caption,
+    UMM_MIX.vqa,
+    UMM_MIX.edit,
+  ]);
+  return k === 0 ? "caption" : k === 1 ? "vqa" : "edit";
+}
+
 /** What defines one corpus, for run records (item i is reproducible from this). */
 export function corpusManifest(corpus: Corpus<unknown>, opts: CorpusOptions = {}) {
   return {

@@ -2,6 +2,7 @@
  * PNG in and out (pngjs), and contact sheets: a grid of images for eyeballing
  * samples. Images are float RGB [H, W, 3] in [0,1]; PNGs are 8-bit RGBA.
  */
+import { readFileSync } from "node:fs";
 import { PNG } from "pngjs";
 import { fromRgba8, type RgbImage, toRgba8 } from "../world/render.ts";
 
@@ -87,4 +88,85 @@ export function contactSheet(
     }
   });
   return { width: W, height: H, data };
+}
+
+/**
+ * Per output index along one axis: the source indices it covers and their weights (the overlap
+ * of [i·s, (i+1)·s) with each source pixel, normalised), s = from / to.
+ */
+function areaWeights(from: number, to: number): { idx: number[]; w: number[] }[] {
+  const s = from / to;
+  return Array.from({ length: to }, (_, i) => {
+    const lo = i * s;
+    const hi = (i + 1) * s;
+    const idx: number[] = [];
+    const w: number[] = [];
+    for (let k = Math.floor(lo); k < Math.min(Math.ceil(hi), from); k++) {
+      const overlap = Math.min(hi, k + 1) - Math.max(lo, k);
+      if (overlap > 1e-9) {
+        idx.push(k);
+        w.push(overlap / s);
+      }
+    }
+    return { idx, w };
+  });
+}
+
+/**
+ * Area resampling to width × height: each output pixel is the mean of the source area it
+ * covers (exact box averaging for 64→32, pixel replication for 16→32).
+ */
+export function resizeImage(img: RgbImage, width: number, height: number): RgbImage {
+  checkImage(img);
+  if (img.width === width && img.height === height) return img;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new Error(`bad target size ${width}×${height}`);
+  const wx = areaWeights(img.width, width);
+  const wy = areaWeights(img.height, height);
+  const data = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      const { idx: ys, w: wys } = wy[y];
+      const { idx: xs, w: wxs } = wx[x];
+      for (let i = 0; i < ys.length; i++)
+        for (let j = 0; j < xs.length; j++) {
+          const w = wys[i] * wxs[j];
+          const s = 3 * (ys[i] * img.width + xs[j]);
+          r += w * img.data[s];
+          g += w * img.data[s + 1];
+          b += w * img.data[s + 2];
+        }
+      const d = 3 * (y * width + x);
+      data[d] = r;
+      data[d + 1] = g;
+      data[d + 2] = b;
+    }
+  return { width, height, data };
+}
+
+/**
+ * A PNG file as a side × side image: square images of any size are resampled (resizeImage);
+ * a missing file, a non-PNG or a non-square image is an Error that says which.
+ */
+export function readSquarePng(path: string, side: number): RgbImage {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(
+      `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  let img: RgbImage;
+  try {
+    img = decodePng(bytes);
+  } catch (e) {
+    throw new Error(`${path}: not a readable PNG (${(e as Error).message})`);
+  }
+  if (img.width !== img.height)
+    throw new Error(`${path}: ${img.width}×${img.height}; expected a square image`);
+  return resizeImage(img, side, side);
 }

@@ -5,10 +5,11 @@
  * their reconstructions (recon.png) and a line in evals.jsonl (held-out PSNR; for VQ, codebook
  * usage). After the last step the VAE's latent statistics go into config.json (`latent`).
  */
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Corpus, UnlabeledItem } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
+import { checkpointExists } from "../engine/checkpoint.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine, numpy as np } from "../engine/jax.ts";
 import { optimConfig } from "../engine/optim.ts";
@@ -133,6 +134,32 @@ export async function latentStats(
   return { shift, scale: 1 / std };
 }
 
+/**
+ * evals.jsonl lives beside the checkpoint, so checkpoint saves carry it over: start it afresh
+ * for a new run, and on resume drop the lines past the checkpoint (the loop does the same for
+ * metrics.jsonl). A run refused for an existing checkpoint (no --resume/--force) leaves it.
+ */
+function syncEvalLog(o: TrainTokenizerOptions): void {
+  const path = join(o.outDir, "evals.jsonl");
+  if (!existsSync(path)) return;
+  const exists = checkpointExists(o.outDir);
+  if (o.resume && exists) {
+    const trainer = loadHostCheckpointTrainerStep(o.outDir);
+    const kept = readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && (JSON.parse(l) as CheckpointEval).step <= trainer);
+    writeFileSync(path, kept.map((l) => `${l}\n`).join(""));
+  } else if (o.force || !exists) {
+    writeFileSync(path, "");
+  }
+}
+
+/** The step of the checkpoint in `dir` (trainer.json). */
+function loadHostCheckpointTrainerStep(dir: string): number {
+  const p = join(dir, "trainer.json");
+  return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as { step: number }).step : 0;
+}
+
 export async function trainTokenizer(
   cfg: TokenizerConfig,
   o: TrainTokenizerOptions,
@@ -176,6 +203,8 @@ export async function trainTokenizer(
     eval: null,
     params: null,
   };
+
+  syncEvalLog(o);
 
   const run = await trainRun({
     spec,

@@ -32,7 +32,13 @@ export type LoopOptions = {
   /** Train until this (1-based, inclusive) step. */
   steps: number;
   /** The batch for `step`; may draw from `rng` (its state is checkpointed). */
-  batch: (step: number, rng: Rng) => HostBatch;
+  batch: (step: number, rng: Rng) => HostBatch | Promise<HostBatch>;
+  /**
+   * Build the next batch while the runner computes the current step (the main thread is free
+   * while data-parallel workers compute). Only for batch functions that derive their randomness
+   * from the step, never from `rng`: a prefetched draw would land in the wrong checkpoint.
+   */
+  prefetch?: boolean;
   outDir: string;
   /** Written to config.json; everything needed to rebuild the model. */
   config: unknown;
@@ -165,13 +171,21 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       });
   let lastLoss = Number.NaN;
   let lastSaved = step;
+  let prefetched: Promise<HostBatch> | null = null;
   try {
     while (step < o.steps) {
       const s = step + 1;
       const lr = lrAt(o.optim, s);
-      const hb = o.batch(s, rng);
+      const hb = await (prefetched ?? o.batch(s, rng));
+      prefetched = null;
       const tStep = performance.now();
-      const r = await o.runner.step(hb, lr, s);
+      const pending = o.runner.step(hb, lr, s);
+      if (o.prefetch && s < o.steps) {
+        const next = Promise.resolve().then(() => o.batch(s + 1, rng));
+        next.catch(() => {}); // awaited (and so reported) on the next iteration
+        prefetched = next;
+      }
+      const r = await pending;
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
         const message =
           `loss became ${r.loss} (grad norm ${r.gradNorm}) at step ${s}; stopped without saving. ` +

@@ -16,7 +16,9 @@ export type TrainRunOptions = {
   spec: TaskSpec;
   optim: OptimConfig;
   steps: number;
-  batch: (step: number, rng: Rng) => HostBatch;
+  batch: (step: number, rng: Rng) => HostBatch | Promise<HostBatch>;
+  /** See LoopOptions.prefetch. */
+  prefetch?: boolean;
   batchSize: number;
   /** Largest slice per jitted pass (0 = whole shard). */
   microBatchSize: number;
@@ -57,6 +59,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunSummary> {
       optim: o.optim,
       steps: o.steps,
       batch: o.batch,
+      prefetch: o.prefetch,
       outDir: o.outDir,
       config: o.config,
       seed: o.seed,

@@ -79,24 +79,61 @@ export type UndSummary = {
   images: number;
 };
 
+/** Answers a batch of questions, one per image (a model answering many rows per call). */
+export type BatchAnswerer = (images: RgbImage[], questions: string[]) => Promise<string[]>;
+
 export async function scoreUnd(
   items: readonly UndItem[],
   answer: Answerer,
   opts: { size?: number } = {},
 ): Promise<UndSummary> {
+  return scoreUndBatched(
+    items,
+    async (images, questions) => [await answer(images[0], questions[0])],
+    {
+      ...opts,
+      batchSize: 1,
+    },
+  );
+}
+
+/**
+ * scoreUnd with the questions sent `batchSize` at a time (default: all at once) to an answerer
+ * that takes many; same numbers as scoreUnd with the same answers.
+ */
+export async function scoreUndBatched(
+  items: readonly UndItem[],
+  answer: BatchAnswerer,
+  opts: {
+    size?: number;
+    batchSize?: number;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<UndSummary> {
+  const rows = items.flatMap((item) => {
+    const image = renderImage(item.scene, { size: opts.size ?? 32 });
+    return item.questions.map((q) => ({ image, q }));
+  });
+  const batch = opts.batchSize ?? Math.max(rows.length, 1);
   const hits: Record<string, [number, number]> = {};
   let right = 0;
-  let total = 0;
-  for (const item of items) {
-    const image = renderImage(item.scene, { size: opts.size ?? 32 });
-    for (const q of item.questions) {
-      const ok = answersMatch(await answer(image, q.question), q.answer) ? 1 : 0;
+  for (let at = 0; at < rows.length; at += batch) {
+    const chunk = rows.slice(at, at + batch);
+    const given = await answer(
+      chunk.map((r) => r.image),
+      chunk.map((r) => r.q.question),
+    );
+    if (given.length !== chunk.length)
+      throw new Error(`answerer returned ${given.length} answers for ${chunk.length} questions`);
+    chunk.forEach(({ q }, k) => {
+      const ok = answersMatch(given[k], q.answer) ? 1 : 0;
       const h = hits[q.type] ?? [0, 0];
       hits[q.type] = [h[0] + ok, h[1] + 1];
       right += ok;
-      total++;
-    }
+    });
+    opts.onProgress?.(at + chunk.length, rows.length);
   }
+  const total = rows.length;
   const types: Partial<Record<VqaType, number>> = {};
   for (const t of VQA_TYPES) if (hits[t]) types[t] = hits[t][0] / hits[t][1];
   const vals = Object.values(types) as number[];

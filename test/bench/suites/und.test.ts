@@ -5,6 +5,7 @@ import {
   oracleAnswerer,
   randomAnswerer,
   scoreUnd,
+  scoreUndBatched,
   undItemSet,
 } from "../../../src/bench/und/index.ts";
 
@@ -36,5 +37,33 @@ describe("und", () => {
       return words.includes(a) ? String(words.indexOf(a)) : ` ${a.toUpperCase()}.`;
     });
     expect(digits.overall).toBe(1);
+  });
+
+  it("batches questions for many-row answerers; same summary as scoreUnd for the same answers", async () => {
+    const items = undItemSet({ scenes: 10 });
+    const truth = oracleAnswerer(items);
+    const sizes: number[] = [];
+    const progress: number[] = [];
+    const batched = await scoreUndBatched(
+      items,
+      async (images, questions) => {
+        sizes.push(images.length);
+        // Wrong on every third question of a batch, so the tally is exercised.
+        return Promise.all(images.map((im, i) => (i % 3 === 2 ? "nope" : truth(im, questions[i]))));
+      },
+      { batchSize: 7, onProgress: (d) => progress.push(d) },
+    );
+    const perQuestion = await scoreUnd(items, truth);
+    expect(perQuestion.overall).toBe(1);
+    const all = await scoreUndBatched(items, (ims, qs) =>
+      Promise.all(ims.map((im, i) => truth(im, qs[i]))),
+    );
+    expect(all).toEqual(perQuestion);
+    const total = items.reduce((a, i) => a + i.questions.length, 0);
+    expect(batched.questions).toBe(total);
+    expect(sizes.slice(0, -1).every((n) => n === 7)).toBe(true);
+    expect(progress.at(-1)).toBe(total);
+    const wrong = sizes.reduce((a, n) => a + Math.floor(n / 3), 0);
+    expect(batched.overall).toBeCloseTo((total - wrong) / total, 10);
   });
 });

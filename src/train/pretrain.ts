@@ -1,0 +1,220 @@
+/**
+ * Pretraining the unified model (`reca train base`): text→image on the sparse, biased caption
+ * corpus, editing on the world's edit pairs, and image→text on VQA and dense descriptions, in the
+ * ratios and weights of the config. Each step's rows come from a Rng seeded by (seed, step), so a
+ * batch is a pure function of its step: resume needs no data cursor, and the next batch can be
+ * built on the main thread while data-parallel workers compute the current one.
+ *
+ * At every checkpoint a sample sheet (samples.png + samples.txt) shows fixed prompts drawn with
+ * the EMA weights, so progress is visible without a benchmark run.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type SceneExclusion, type UmmItem, ummCorpus, ummKindHint } from "../data/corpora.ts";
+import { contactSheet, encodePng } from "../data/png.ts";
+import { Tokenizer } from "../data/tokenizer.ts";
+import { loadUnderstandingEncoder, readEncoderConfig } from "../encoders/understanding.ts";
+import { atomicWriteFile } from "../engine/fsutil.ts";
+import { initEngine } from "../engine/jax.ts";
+import { optimConfig } from "../engine/optim.ts";
+import type { Parallelism } from "../engine/parallel/index.ts";
+import { Rng } from "../engine/rng.ts";
+import { fromHost } from "../engine/tree.ts";
+import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
+import type { ResolvedUmmConfig, UmmConfig } from "../umm/config.ts";
+import { UmmModel } from "../umm/infer.ts";
+import { familyOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
+import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
+import { denseCaption, WorldRng } from "../world/index.ts";
+import { type TrainRunSummary, trainRun } from "./run.ts";
+
+/** Fill in the frozen encoder's feature grid and width (read from its config). */
+export function resolveUmmConfig(cfg: UmmConfig): ResolvedUmmConfig {
+  const enc = readEncoderConfig(cfg.encoder);
+  const m = enc.model;
+  const resolution = cfg.featureResolution ?? m.bottleneck;
+  const grid = m.imageSize / m.patch;
+  if (grid % resolution !== 0)
+    throw new Error(
+      `featureResolution ${resolution} must divide the encoder's ${grid}×${grid} grid`,
+    );
+  return { ...cfg, features: { resolution, tokens: resolution * resolution, dim: m.vit.dim } };
+}
+
+type Kind = UmmItem["kind"];
+
+/**
+ * Draws the rows of one step from the UMM corpus (benchmark scenes excluded). Items are indexed
+ * by their kind hint once (no rendering); a row draws indices of its kind until the item really
+ * has it.
+ */
+export class PretrainData {
+  readonly #corpus;
+  readonly #byKind: Record<Kind, number[]> = { caption: [], vqa: [], edit: [] };
+
+  constructor(
+    readonly cfg: ResolvedUmmConfig,
+    exclude?: SceneExclusion,
+  ) {
+    this.#corpus = ummCorpus({
+      numCategories: cfg.data.numCategories,
+      imageSize: cfg.flow.imageSize,
+      exclude,
+    });
+    for (let i = 0; i < this.#corpus.length; i++)
+      this.#byKind[ummKindHint(i, this.#corpus.seed)].push(i);
+  }
+
+  /** A random item of `kind` (and its index). */
+  draw<K extends Kind>(rng: Rng, kind: K): [number, Extract<UmmItem, { kind: K }>] {
+    const xs = this.#byKind[kind];
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const i = xs[Math.floor(rng.float() * xs.length)];
+      const it = this.#corpus.get(i);
+      if (it.kind === kind) return [i, it as Extract<UmmItem, { kind: K }>];
+    }
+    throw new Error(`umm corpus: no ${kind} item in 64 draws`);
+  }
+
+  counts(): Record<Kind, number> {
+    return {
+      caption: this.#byKind.caption.length,
+      vqa: this.#byKind.vqa.length,
+      edit: this.#byKind.edit.length,
+    };
+  }
+
+  genRows(rng: Rng, n: number): GenRow[] {
+    const { data: d, loss } = this.cfg;
+    return Array.from({ length: n }, () => {
+      const dropText = rng.float() < d.conditionDropout;
+      if (rng.float() < d.editFraction) {
+        const [, it] = this.draw(rng, "edit");
+        return {
+          parts: dropText ? [NULL_PROMPT] : [IMAGE, it.instruction],
+          target: it.targetImage,
+          source: it.sourceImage,
+          features: dropText ? undefined : it.sourceImage,
+          weight: loss.edit,
+        };
+      }
+      const [, it] = this.draw(rng, "caption");
+      return { parts: [dropText ? NULL_PROMPT : it.caption], target: it.image, weight: loss.t2i };
+    });
+  }
+
+  textRows(rng: Rng, n: number): TextRow[] {
+    return Array.from({ length: n }, () => {
+      const [i, it] = this.draw(rng, "vqa");
+      if (rng.float() < this.cfg.data.denseFraction) {
+        const caption = denseCaption(
+          it.scene,
+          WorldRng.fromParts("umm/dense", i, Math.floor(rng.float() * 2 ** 30)),
+        );
+        return { prompt: [IMAGE, DESCRIBE_PROMPT], answer: caption, image: it.image };
+      }
+      return { prompt: [IMAGE, it.question], answer: it.answer, image: it.image };
+    });
+  }
+}
+
+/** Prompts of the sample sheet: single objects, pairs, counts, positions; fixed. */
+export const SHEET_PROMPTS = [
+  "a red circle",
+  "a blue square",
+  "a yellow triangle",
+  "a green cross",
+  "a purple circle and an orange square",
+  "a white triangle left of a black circle",
+  "a pink square above a brown cross",
+  "two blue circles",
+];
+
+export type PretrainOptions = {
+  outDir: string;
+  resume?: boolean;
+  force?: boolean;
+  exclude?: SceneExclusion;
+  parallelism?: Parallelism;
+  quiet?: boolean;
+  /** Sample sheets at checkpoints (default true). */
+  sheets?: boolean;
+};
+
+export async function pretrainUmm(
+  cfg: ResolvedUmmConfig,
+  o: PretrainOptions,
+): Promise<TrainRunSummary> {
+  await initEngine();
+  const t = cfg.train;
+  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const config = { ...cfg, tokenizer: tokenizer.toJSON() };
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const family = familyOf(cfg);
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family };
+  const data = new PretrainData(cfg, o.exclude);
+  const withText = cfg.loss.text > 0;
+  const optim = optimConfig({
+    lr: t.lr,
+    totalSteps: t.steps,
+    warmupSteps: t.warmupSteps,
+    weightDecay: t.weightDecay,
+    minLrRatio: t.minLrRatio,
+    clipNorm: t.clipNorm,
+    emaDecay: t.emaDecay,
+  });
+  const batch = (step: number) => {
+    const rng = new Rng(`umm/pretrain:${t.seed}:${step}`);
+    const gen = data.genRows(rng, t.batch);
+    const text = withText ? data.textRows(rng, t.batch) : null;
+    return assembleBatch(ctx, gen, text, rng);
+  };
+  try {
+    return await trainRun({
+      spec: { module: UMM_TASK_MODULE, exportName: "ummTask", config: cfg },
+      optim,
+      steps: t.steps,
+      batch,
+      prefetch: true,
+      batchSize: t.batch,
+      microBatchSize: t.microBatch,
+      outDir: o.outDir,
+      config,
+      seed: t.seed,
+      checkpointEvery: t.checkpointEvery,
+      resume: o.resume,
+      force: o.force,
+      parallelism: o.parallelism,
+      label: "base",
+      quiet: o.quiet,
+      onCheckpoint:
+        o.sheets === false
+          ? undefined
+          : async (step, runner) => {
+              const state = await runner.getState();
+              const params = fromHost(state.ema ?? state.params) as unknown as UmmParams;
+              // The sheet's model borrows the training encoder; only its params are its own.
+              const model = new UmmModel(params, cfg, encoder, tokenizer);
+              const images = await model.generate(SHEET_PROMPTS, { seed: 0 });
+              const sheet = contactSheet(images, { cols: SHEET_PROMPTS.length, scale: 2 });
+              const png = encodePng(sheet);
+              atomicWriteFile(join(o.outDir, "samples.png"), png);
+              // The history: one sheet per checkpoint, to watch composition form.
+              mkdirSync(join(o.outDir, "samples"), { recursive: true });
+              atomicWriteFile(
+                join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),
+                png,
+              );
+              writeFileSync(
+                join(o.outDir, "samples.txt"),
+                `step ${step} (EMA weights, cfg ${cfg.flow.cfg}, ${cfg.flow.sampleSteps} steps, seed 0)\n` +
+                  SHEET_PROMPTS.map((p, i) => `${i + 1}. ${p}`).join("\n") +
+                  "\n",
+              );
+              model.disposeOwn();
+            },
+    });
+  } finally {
+    encoder.dispose();
+  }
+}

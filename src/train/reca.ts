@@ -1,0 +1,244 @@
+/**
+ * Reconstruction Alignment (Xie et al., 2025) and the post-training baselines that share its
+ * harness. Family-agnostic: it builds rows and calls the unified model's task, which calls
+ * `family.loss`; nothing about a family's internals is known here (ARCHITECTURE.md §2).
+ *
+ * A RecA generation row, per unlabeled image:
+ *   condition = `<bos>` + a reconstruction template drawn per sample, with the image's frozen
+ *               understanding features (at the bottleneck resolution) in its `<img>` slots;
+ *               w.p. `textDropout` the template's text becomes "Generate an image." while the
+ *               visual features stay (they are never dropped);
+ *   target    = the same image, under the family's native loss.
+ * Each row also carries an image→text example (VQA / dense descriptions) because the backbone
+ * is shared between understanding and generation: without it the representation collapses
+ * (the authors' rule). The gradient into the visual-feature path is scaled by
+ * `loss.featureGradScale` (0.1). The ViT is frozen by construction: its features are data.
+ *
+ * Generation rows can instead be SFT rows (`mix.t2i`): the same pool images with their sparse
+ * captions under the text→image loss — the baseline the paper compares against. Nothing changes
+ * at inference.
+ */
+import { z } from "zod";
+import type { SceneExclusion } from "../data/corpora.ts";
+import { unlabeledPool } from "../data/corpora.ts";
+import { Tokenizer } from "../data/tokenizer.ts";
+import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
+import { initEngine } from "../engine/jax.ts";
+import { optimConfig } from "../engine/optim.ts";
+import type { Parallelism } from "../engine/parallel/index.ts";
+import { Rng } from "../engine/rng.ts";
+import { assembleBatch, type BatchContext, type GenRow } from "../umm/batch.ts";
+import type { ResolvedUmmConfig } from "../umm/config.ts";
+import { readUmmConfig } from "../umm/infer.ts";
+import { familyOf, UMM_TASK_MODULE } from "../umm/model.ts";
+import { IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
+import { sparseCaption, WorldRng } from "../world/index.ts";
+import type { RgbImage } from "../world/render.ts";
+import { PretrainData } from "./pretrain.ts";
+import { type TrainRunSummary, trainRun } from "./run.ts";
+import { drawTemplate } from "./templates.ts";
+
+export const PostTrainConfigSchema = z
+  .object({
+    /** "list": a template drawn per sample from RECON_TEMPLATES; "single": one fixed template. */
+    templates: z.enum(["list", "single"]).default("list"),
+    /** Probability that a recon row's text becomes "Generate an image." (features kept). */
+    textDropout: z.number().min(0).max(1).default(0.1),
+    /** Understanding-feature grid side for recon conditions (null: the base model's). */
+    featureResolution: z.number().int().positive().nullable().default(null),
+    /** Generation rows: relative shares of reconstruction and sparse-caption SFT rows. */
+    mix: z
+      .object({ recon: z.number().min(0).default(1), t2i: z.number().min(0).default(0) })
+      .strict()
+      .prefault({}),
+    loss: z
+      .object({
+        recon: z.number().min(0).default(1),
+        t2i: z.number().min(0).default(1),
+        /** Image→text co-training weight (0 = no text rows). */
+        text: z.number().min(0).default(0.5),
+        featureGradScale: z.number().min(0).max(1).default(0.1),
+      })
+      .strict()
+      .prefault({}),
+    train: z
+      .object({
+        steps: z.number().int().positive().default(200),
+        batch: z.number().int().positive().default(16),
+        microBatch: z.number().int().min(0).default(0),
+        lr: z.number().positive().default(3e-4),
+        warmupSteps: z.number().int().min(0).default(10),
+        minLrRatio: z.number().min(0).max(1).default(0.1),
+        weightDecay: z.number().min(0).default(0.01),
+        clipNorm: z.number().positive().nullable().default(1),
+        emaDecay: z.number().min(0).max(1).nullable().default(0.99),
+        seed: z.number().int().min(0).default(0),
+        checkpointEvery: z.number().int().positive().default(100),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.mix.recon + c.mix.t2i <= 0)
+      ctx.addIssue({ code: "custom", message: "mix.recon + mix.t2i must be positive" });
+  });
+export type PostTrainConfig = z.infer<typeof PostTrainConfigSchema>;
+
+/** Where unlabeled images come from: the world's pool, or a decoded image folder. */
+export type ImageSource = {
+  readonly length: number;
+  /** Image i (32×32, [0, 1]) and, for world images, its scene (SFT captions need one). */
+  get(i: number): { image: RgbImage; scene?: import("../world/scene.ts").Scene };
+  readonly name: string;
+};
+
+export function worldPool(numCategories: number, exclude?: SceneExclusion): ImageSource {
+  const pool = unlabeledPool({ numCategories, exclude });
+  return {
+    length: pool.length,
+    name: `world unlabeled pool (seed ${pool.seed}, ${pool.length} images)`,
+    get: (i) => {
+      const it = pool.get(i);
+      return { image: it.image, scene: it.scene };
+    },
+  };
+}
+
+/**
+ * A folder of PNG/JPEG/... files, decoded, centre-cropped and resized to `size` (sharp);
+ * unusable files are skipped and listed in `report`. No usable image at all is an error.
+ */
+export async function folderSource(
+  dir: string,
+  size: number,
+): Promise<ImageSource & { skipped: { path: string; reason: string }[]; report: string }> {
+  const { formatSkipReport, loadImageFolder } = await import("../data/images.ts");
+  const r = await loadImageFolder(dir, { size });
+  return {
+    length: r.images.length,
+    name: `${dir} (${r.images.length} images${r.skipped.length ? `, ${r.skipped.length} skipped` : ""})`,
+    get: (i) => ({ image: r.images[i].image }),
+    skipped: r.skipped,
+    report: formatSkipReport(r.skipped),
+  };
+}
+
+/** The base model's config with the post-training overrides that change the task. */
+export function postTrainModelConfig(
+  base: ResolvedUmmConfig,
+  pt: PostTrainConfig,
+): ResolvedUmmConfig {
+  const resolution = pt.featureResolution ?? base.features.resolution;
+  const tokens = resolution * resolution;
+  const conditionLen = Math.max(base.sequence.conditionLen, 1 + tokens + 31);
+  return {
+    ...base,
+    features: { ...base.features, resolution, tokens },
+    sequence: { ...base.sequence, conditionLen },
+    loss: {
+      ...base.loss,
+      t2i: pt.loss.t2i,
+      text: pt.loss.text,
+      featureGradScale: pt.loss.featureGradScale,
+    },
+  };
+}
+
+/** The recon and SFT rows of one step. */
+export class PostTrainRows {
+  constructor(
+    readonly pt: PostTrainConfig,
+    readonly images: ImageSource,
+  ) {}
+
+  reconParts(rng: Rng): readonly Part[] {
+    const t = drawTemplate(rng, { single: this.pt.templates === "single" });
+    return rng.float() < this.pt.textDropout ? [IMAGE, NULL_PROMPT] : t.parts;
+  }
+
+  genRows(rng: Rng, n: number): GenRow[] {
+    const { mix, loss } = this.pt;
+    const pRecon = mix.recon / (mix.recon + mix.t2i);
+    return Array.from({ length: n }, () => {
+      const i = Math.floor(rng.float() * this.images.length);
+      const { image, scene } = this.images.get(i);
+      if (rng.float() < pRecon)
+        return { parts: this.reconParts(rng), target: image, features: image, weight: loss.recon };
+      if (!scene)
+        throw new Error("SFT rows need captions: use the world pool, not an image folder");
+      const caption = sparseCaption(scene, WorldRng.fromParts("reca/sft", i, rng.int(1 << 30)));
+      return { parts: [caption.text], target: image, weight: loss.t2i };
+    });
+  }
+}
+
+export type PostTrainOptions = {
+  /** The base model's checkpoint directory. */
+  from: string;
+  outDir: string;
+  images: ImageSource;
+  resume?: boolean;
+  force?: boolean;
+  exclude?: SceneExclusion;
+  parallelism?: Parallelism;
+  quiet?: boolean;
+  label?: string;
+};
+
+/** Post-train a unified model (RecA, SFT or a mix) from `o.from`. */
+export async function postTrain(
+  pt: PostTrainConfig,
+  o: PostTrainOptions,
+): Promise<TrainRunSummary> {
+  await initEngine();
+  const base = readUmmConfig(o.from);
+  const cfg = postTrainModelConfig(base, pt);
+  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg) };
+  const rows = new PostTrainRows(pt, o.images);
+  const text = pt.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
+  const t = pt.train;
+  const optim = optimConfig({
+    lr: t.lr,
+    totalSteps: t.steps,
+    warmupSteps: t.warmupSteps,
+    weightDecay: t.weightDecay,
+    minLrRatio: t.minLrRatio,
+    clipNorm: t.clipNorm,
+    emaDecay: t.emaDecay,
+  });
+  const batch = (step: number) => {
+    const rng = new Rng(`reca/post:${t.seed}:${step}`);
+    const gen = rows.genRows(rng, t.batch);
+    return assembleBatch(ctx, gen, text ? text.textRows(rng, t.batch) : null, rng);
+  };
+  const config = { ...cfg, tokenizer: tokenizer.toJSON(), postTrain: { ...pt, from: o.from } };
+  try {
+    return await trainRun({
+      spec: {
+        module: UMM_TASK_MODULE,
+        exportName: "ummTask",
+        config: { ...cfg, initFrom: o.from },
+      },
+      optim,
+      steps: t.steps,
+      batch,
+      prefetch: true,
+      batchSize: t.batch,
+      microBatchSize: t.microBatch,
+      outDir: o.outDir,
+      config,
+      seed: t.seed,
+      checkpointEvery: t.checkpointEvery,
+      resume: o.resume,
+      force: o.force,
+      parallelism: o.parallelism,
+      label: o.label ?? (pt.mix.t2i > 0 && pt.mix.recon === 0 ? "sft" : "reca"),
+      quiet: o.quiet,
+    });
+  } finally {
+    encoder.dispose();
+  }
+}

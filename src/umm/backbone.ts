@@ -1,0 +1,137 @@
+/**
+ * The unified model's backbone: a small decoder-only transformer over one sequence of word tokens
+ * and projected understanding features (ARCHITECTURE.md §2).
+ *
+ *   x = embed(tokens) + slots · projector(features) + positions
+ *   h = pre-LN blocks(x) with attention mask: text causal, image slots bidirectional among
+ *       themselves (BAGEL / Show-o / Transfusion), padding keys masked
+ *   states = LayerNorm(h)            → the condition a generation family reads
+ *   logits = states · embedᵀ          → the text head (image→text, next-token prediction)
+ *
+ * Image features enter through `<img>` slots: `slots` [B, L, R] is a 0/1 map from sequence
+ * position to feature row (built on the host by src/umm/sequence.ts), so any template can put the
+ * R feature tokens anywhere. The `<img>` token's own embedding is added at those positions and
+ * acts as a learned "this is an image token" marker.
+ *
+ * The projector is a two-layer GELU MLP from the frozen encoder's width to the backbone's
+ * (LLaVA-1.5). `featureGradScale` scales the gradient that flows into it (and so into the visual
+ * path) without changing the forward value: RecA's authors scale it by 0.1 when the backbone is
+ * trained, or representations collapse (shared/reference/reca-method.md).
+ */
+
+import { applyBlocks, type BlockParams, initBlocks } from "../encoders/vit.ts";
+import { type JaxArray, lax, numpy as np } from "../engine/jax.ts";
+import {
+  addPosEmbedding,
+  causalMask,
+  type EmbeddingParams,
+  embed,
+  initEmbedding,
+  initLayerNorm,
+  initMlp,
+  initPosEmbedding,
+  type LayerNormParams,
+  layerNorm,
+  type MlpParams,
+  mlp,
+  type PosEmbeddingParams,
+  unembed,
+} from "../engine/nn/index.ts";
+import { splitKey } from "../engine/rng.ts";
+import type { Condition } from "./family.ts";
+
+export type BackboneConfig = {
+  vocabSize: number;
+  maxLen: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  /** Width of the frozen understanding features the projector reads. */
+  featureDim: number;
+};
+
+export type BackboneParams = {
+  embed: EmbeddingParams; // [V, D]
+  pos: PosEmbeddingParams; // [maxLen, D]
+  projector: MlpParams; // featureDim → D → D
+  blocks: BlockParams[];
+  norm: LayerNormParams;
+};
+
+/**
+ * One batch of sequences on the device.
+ * - tokens int32 [B, L]; valid f32 [B, L] (1 = real token)
+ * - slots f32 [B, L, R]: slots[b, l, r] = 1 when position l holds feature row r
+ * - features f32 [B, R, F]: frozen understanding features (zeros where a row has no image)
+ */
+export type SequenceBatch = {
+  tokens: JaxArray;
+  valid: JaxArray;
+  slots: JaxArray;
+  features: JaxArray;
+};
+
+/** Consumes key. */
+export function initBackbone(key: JaxArray, c: BackboneConfig): BackboneParams {
+  const [ke, kp, kr, kb] = splitKey(key, 4);
+  const projector = initMlp(kr, c.featureDim, c.dim, { outDim: c.dim });
+  return {
+    embed: initEmbedding(ke, c.vocabSize, c.dim),
+    pos: initPosEmbedding(kp, c.maxLen, c.dim),
+    projector,
+    blocks: initBlocks(kb, c),
+    norm: initLayerNorm(c.dim),
+  };
+}
+
+/** Value unchanged, gradient multiplied by s (s = 1: identity). Consumes x. */
+export function scaleGradient(x: JaxArray, s: number): JaxArray {
+  if (s === 1) return x;
+  return x.ref.mul(s).add(lax.stopGradient(x).mul(1 - s));
+}
+
+/**
+ * The attention mask [B, 1, L, L]: causal, plus image slots see each other both ways, and never a
+ * padding key. Consumes slots and valid.
+ */
+export function sequenceMask(slots: JaxArray, valid: JaxArray): JaxArray {
+  const [B, L] = valid.shape;
+  const isImg = slots.sum(2).greater(0); // [B, L]
+  const both = np.logicalAnd(isImg.ref.reshape([B, 1, L, 1]), isImg.reshape([B, 1, 1, L]));
+  const allowed = np.logicalOr(causalMask(L).reshape([1, 1, L, L]), both);
+  return np.logicalAnd(allowed, valid.astype(np.bool).reshape([B, 1, 1, L]));
+}
+
+/** Final hidden states [B, L, D] (after the last LayerNorm). Consumes p and the batch. */
+export function backboneStates(
+  p: BackboneParams,
+  s: SequenceBatch,
+  c: BackboneConfig,
+  opts: { featureGradScale?: number } = {},
+): JaxArray {
+  const [B, L] = s.tokens.shape;
+  if (L > c.maxLen) throw new Error(`sequence of ${L} tokens exceeds the backbone's ${c.maxLen}`);
+  const feats = scaleGradient(mlp(p.projector, s.features), opts.featureGradScale ?? 1); // [B,R,D]
+  const spliced = np.matmul(s.slots.ref, feats); // [B, L, D]
+  const x = addPosEmbedding(p.pos, embed(p.embed, s.tokens).add(spliced));
+  const h = applyBlocks(p.blocks, x, c.heads, sequenceMask(s.slots, s.valid));
+  if (h.shape[0] !== B) throw new Error("backbone: batch changed");
+  return layerNorm(p.norm, h);
+}
+
+/** Backbone states as a generation condition. Consumes p and the batch. */
+export function backboneCondition(
+  p: BackboneParams,
+  s: SequenceBatch,
+  c: BackboneConfig,
+  opts: { featureGradScale?: number } = {},
+): Condition {
+  const valid = s.valid.ref;
+  return { states: backboneStates(p, s, c, opts), valid };
+}
+
+/** Next-token logits [B, L, V] from states (tied embedding). Consumes the table and states. */
+export function textLogits(embedding: EmbeddingParams, states: JaxArray): JaxArray {
+  return unembed(embedding, states);
+}

@@ -1,0 +1,135 @@
+/**
+ * Host batches for the unified model's task (layout in src/umm/model.ts). Recipes describe rows —
+ * a generation row (condition parts + target image, optionally an edit source and the image whose
+ * features fill the `<img>` slots) and an image→text row — and `assembleBatch` tokenises them,
+ * runs the frozen understanding encoder on every image that feeds a slot, and draws the family's
+ * noise.
+ */
+import type { Tokenizer } from "../data/tokenizer.ts";
+import type { UnderstandingEncoder } from "../encoders/understanding.ts";
+import { imagesToArray } from "../encoders/understanding.ts";
+import type { Rng } from "../engine/rng.ts";
+import type { HostArray, HostBatch } from "../engine/train-step.ts";
+import type { RgbImage } from "../world/render.ts";
+import type { ResolvedUmmConfig } from "./config.ts";
+import type { GenerationFamily } from "./family.ts";
+import { NOISE_PREFIX } from "./model.ts";
+import { conditionSequences, type Part, type TextExample, textSequences } from "./sequence.ts";
+
+export type GenRow = {
+  parts: readonly Part[];
+  /** The image to produce. */
+  target: RgbImage;
+  /** Edit rows: the image to edit (enters the family as extra input). */
+  source?: RgbImage;
+  /** The image whose understanding features fill the row's `<img>` slots. */
+  features?: RgbImage;
+  weight: number;
+};
+
+export type TextRow = TextExample & { image: RgbImage };
+
+export type BatchContext = {
+  cfg: ResolvedUmmConfig;
+  tokenizer: Tokenizer;
+  encoder: UnderstandingEncoder;
+  family: GenerationFamily;
+};
+
+function f32(shape: number[], data: Float32Array): HostArray {
+  return { dtype: "float32", shape, data };
+}
+
+/** Images in [0, 1] → one [n, H, W, 3] array in [-1, 1] (missing images are zeros). */
+function signedImages(images: readonly (RgbImage | undefined)[], side: number): HostArray {
+  const n = side * side * 3;
+  const out = new Float32Array(images.length * n);
+  images.forEach((img, i) => {
+    if (!img) return;
+    if (img.width !== side || img.height !== side)
+      throw new Error(`image is ${img.width}×${img.height}, the model works at ${side}×${side}`);
+    for (let j = 0; j < n; j++) out[i * n + j] = img.data[j] * 2 - 1;
+  });
+  return f32([images.length, side, side, 3], out);
+}
+
+/**
+ * Frozen understanding features [n, R, F] of the given images (rows without one get zeros).
+ * One encoder call for the whole list, padded to its full length so the jitted extraction keeps
+ * one shape.
+ */
+export async function featureRows(
+  encoder: UnderstandingEncoder,
+  images: readonly (RgbImage | undefined)[],
+  resolution: number,
+  blank: RgbImage,
+): Promise<HostArray> {
+  const x = imagesToArray(images.map((im) => im ?? blank));
+  const feats = encoder.features(x, { resolution });
+  const [n, R, F] = feats.shape;
+  const data = (await feats.data()) as Float32Array;
+  images.forEach((im, i) => {
+    if (!im) data.fill(0, i * R * F, (i + 1) * R * F);
+  });
+  return f32([n, R, F], data);
+}
+
+/** Tokenise, extract features and draw noise for one batch of rows. */
+export async function assembleBatch(
+  ctx: BatchContext,
+  gen: readonly GenRow[],
+  text: readonly TextRow[] | null,
+  rng: Rng,
+): Promise<HostBatch> {
+  const { cfg, tokenizer: tok } = ctx;
+  const B = gen.length;
+  if (text && text.length !== B) throw new Error(`${B} generation rows but ${text.length} text`);
+  const R = cfg.features.tokens;
+  const side = cfg.flow.imageSize;
+  const blank = gen[0].target;
+  const g = conditionSequences(
+    tok,
+    gen.map((r) => r.parts),
+    cfg.sequence.conditionLen,
+    R,
+  );
+  const featureImages = [...gen.map((r) => r.features), ...(text ?? []).map((r) => r.image)];
+  const feats = await featureRows(ctx.encoder, featureImages, cfg.features.resolution, blank);
+  const F = cfg.features.dim;
+  const gFeats = f32([B, R, F], (feats.data as Float32Array).slice(0, B * R * F));
+  const hb: HostBatch = {
+    g_tokens: g.tokens,
+    g_valid: g.valid,
+    g_slots: g.slots,
+    g_feats: gFeats,
+    g_weight: f32(
+      [B],
+      Float32Array.from(gen, (r) => r.weight),
+    ),
+    target: signedImages(
+      gen.map((r) => r.target),
+      side,
+    ),
+    source: signedImages(
+      gen.map((r) => r.source),
+      side,
+    ),
+    has_source: f32(
+      [B],
+      Float32Array.from(gen, (r) => (r.source ? 1 : 0)),
+    ),
+  };
+  for (const [k, v] of Object.entries(ctx.family.lossNoise(rng, B))) hb[NOISE_PREFIX + k] = v;
+  if (text) {
+    const x = textSequences(tok, text, cfg.sequence.textLen, R);
+    Object.assign(hb, {
+      x_tokens: x.tokens,
+      x_valid: x.valid,
+      x_slots: x.slots,
+      x_feats: f32([B, R, F], (feats.data as Float32Array).slice(B * R * F)),
+      x_targets: x.targets,
+      x_mask: x.mask,
+    });
+  }
+  return hb;
+}

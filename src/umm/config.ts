@@ -1,0 +1,106 @@
+/**
+ * The unified model's configuration (configs/base-flow.json): backbone, generation family, the
+ * frozen understanding encoder it reads, sequence lengths, the pretraining data mix, loss weights
+ * and the optimisation schedule. Validated with zod; unknown keys are errors so a typo never
+ * silently falls back to a default.
+ */
+import { z } from "zod";
+import { LATEST_VOCAB_VERSION, VOCAB_CAPACITY } from "../data/tokenizer.ts";
+import { FlowConfigSchema } from "./families/flow.ts";
+
+export const BackboneConfigSchema = z
+  .object({
+    dim: z.number().int().positive().default(128),
+    depth: z.number().int().min(1).default(4),
+    heads: z.number().int().positive().default(4),
+    mlpRatio: z.number().int().positive().default(4),
+    /** Position-table length: the longest sequence the backbone reads. */
+    maxLen: z.number().int().positive().default(128),
+    /** Word-vocabulary version (src/data/tokenizer.ts) and embedding rows (room to grow). */
+    vocabVersion: z.number().int().min(1).max(LATEST_VOCAB_VERSION).default(LATEST_VOCAB_VERSION),
+    vocabSize: z.number().int().positive().default(VOCAB_CAPACITY),
+  })
+  .strict();
+
+export const UmmDataSchema = z
+  .object({
+    numCategories: z.number().int().min(2).max(10).default(6),
+    /** Fraction of generation rows that are edits (the rest text→image). */
+    editFraction: z.number().min(0).max(1).default(0.25),
+    /** Fraction of image→text rows that are dense descriptions (the rest VQA). */
+    denseFraction: z.number().min(0).max(1).default(0.5),
+    /** Probability that a generation row's text is replaced by the null prompt. */
+    conditionDropout: z.number().min(0).max(1).default(0.1),
+  })
+  .strict();
+
+export const UmmLossSchema = z
+  .object({
+    t2i: z.number().min(0).default(1),
+    edit: z.number().min(0).default(1),
+    /** Weight of the image→text cross-entropy (0 = no text rows at all). */
+    text: z.number().min(0).default(0.5),
+    /**
+     * Gradient scale on the visual-feature path (the projector's output, in generation
+     * conditions and image→text rows alike): value unchanged, gradient × this. RecA uses 0.1 on a
+     * shared backbone (Harmon's rule, shared/reference/reca-method.md).
+     */
+    featureGradScale: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+
+export const UmmTrainSchema = z
+  .object({
+    steps: z.number().int().positive().default(3000),
+    /** Rows per step; each row holds one generation example and one image→text example. */
+    batch: z.number().int().positive().default(16),
+    microBatch: z.number().int().min(0).default(0),
+    lr: z.number().positive().default(1e-3),
+    warmupSteps: z.number().int().min(0).default(100),
+    minLrRatio: z.number().min(0).max(1).default(0.1),
+    weightDecay: z.number().min(0).default(0.01),
+    clipNorm: z.number().positive().nullable().default(1),
+    emaDecay: z.number().min(0).max(1).nullable().default(0.999),
+    seed: z.number().int().min(0).default(0),
+    /** Checkpoint (and sample sheet) every this many steps. */
+    checkpointEvery: z.number().int().positive().default(250),
+  })
+  .strict();
+
+export const UmmConfigSchema = z
+  .object({
+    family: z.literal("flow").default("flow"),
+    /** Directory of the frozen understanding encoder (relative to the working directory). */
+    encoder: z.string().default("checkpoints/encoder"),
+    /** Side of the feature grid read from the encoder (default: its bottleneck). */
+    featureResolution: z.number().int().positive().nullable().default(null),
+    backbone: BackboneConfigSchema.default(BackboneConfigSchema.parse({})),
+    flow: FlowConfigSchema.default(FlowConfigSchema.parse({})),
+    sequence: z
+      .object({
+        /** Generation-condition rows: prompt / `<img>`×R + instruction (DPG prompts reach 59 tokens). */
+        conditionLen: z.number().int().positive().default(64),
+        /** Image→text rows: `<img>`×R + question `<sep>` answer `<eos>`. */
+        textLen: z.number().int().positive().default(112),
+      })
+      .strict()
+      .default({ conditionLen: 64, textLen: 112 }),
+    data: UmmDataSchema.default(UmmDataSchema.parse({})),
+    loss: UmmLossSchema.default(UmmLossSchema.parse({})),
+    train: UmmTrainSchema.default(UmmTrainSchema.parse({})),
+  })
+  .strict();
+
+export type UmmConfig = z.infer<typeof UmmConfigSchema>;
+
+/**
+ * What the task needs beyond the config, fixed when training starts and stored with the
+ * checkpoint: the feature grid (R = side²) and width of the frozen encoder.
+ */
+export type ResolvedUmmConfig = UmmConfig & {
+  features: { resolution: number; tokens: number; dim: number };
+};
+
+export function ummConfig(partial: z.input<typeof UmmConfigSchema> = {}): UmmConfig {
+  return UmmConfigSchema.parse(partial);
+}

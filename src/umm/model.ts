@@ -1,0 +1,143 @@
+/**
+ * Model assembly: backbone + generation family, the training task every recipe shares
+ * (pretraining, SFT, RecA differ only in the batches they build), and parameter init.
+ *
+ * A training batch is row-packed so every step has static shapes: row b holds one *generation*
+ * example (condition sequence `g_*` + image target, edit source, per-row weight, the family's
+ * noise `n_*`) and, when the text loss is on, one *image→text* example (`x_*`). Frozen
+ * understanding features arrive as data (`g_feats`, `x_feats`), computed on the host by the
+ * encoder, so the encoder can never be updated by accident.
+ */
+
+import { loadCheckpoint } from "../engine/checkpoint.ts";
+import { type JaxArray, numpy as np } from "../engine/jax.ts";
+import { crossEntropy } from "../engine/losses.ts";
+import { jaxKey, splitKey } from "../engine/rng.ts";
+import type { Batch, Task } from "../engine/train-step.ts";
+import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
+import {
+  type BackboneConfig,
+  type BackboneParams,
+  backboneCondition,
+  backboneStates,
+  initBackbone,
+  textLogits,
+} from "./backbone.ts";
+import type { ResolvedUmmConfig } from "./config.ts";
+import { flowFamily } from "./families/flow.ts";
+import type { GenerationFamily } from "./family.ts";
+
+export type UmmParams = { backbone: BackboneParams; family: ParamTree };
+
+export function backboneConfig(cfg: ResolvedUmmConfig): BackboneConfig {
+  const b = cfg.backbone;
+  return {
+    vocabSize: b.vocabSize,
+    maxLen: b.maxLen,
+    dim: b.dim,
+    depth: b.depth,
+    heads: b.heads,
+    mlpRatio: b.mlpRatio,
+    featureDim: cfg.features.dim,
+  };
+}
+
+export function familyOf(cfg: ResolvedUmmConfig): GenerationFamily {
+  return flowFamily({ ...cfg.flow, conditionDim: cfg.backbone.dim });
+}
+
+export function initUmm(seed: number, cfg: ResolvedUmmConfig): UmmParams {
+  const [kb, kf] = splitKey(jaxKey(seed), 2);
+  return {
+    backbone: initBackbone(kb, backboneConfig(cfg)),
+    family: familyOf(cfg).init(kf),
+  };
+}
+
+/** The family's per-row noise, stored in batches as `n_<name>`. */
+export const NOISE_PREFIX = "n_";
+
+/**
+ * Weighted generation loss + text cross-entropy, as in the batch layout above. Consumes params
+ * and batch.
+ */
+export function ummLoss(
+  cfg: ResolvedUmmConfig,
+  family: GenerationFamily,
+  params: UmmParams,
+  b: Batch,
+): JaxArray {
+  const bc = backboneConfig(cfg);
+  const withText = b.x_tokens !== undefined;
+  const bb = params.backbone;
+  const cond = backboneCondition(
+    withText ? treeRef(bb) : bb,
+    { tokens: b.g_tokens, valid: b.g_valid, slots: b.g_slots, features: b.g_feats },
+    bc,
+    { featureGradScale: cfg.loss.featureGradScale },
+  );
+  const noise: Record<string, JaxArray> = {};
+  for (const [k, v] of Object.entries(b))
+    if (k.startsWith(NOISE_PREFIX)) noise[k.slice(NOISE_PREFIX.length)] = v;
+  const perRow = family.loss(params.family, cond, {
+    target: b.target,
+    source: b.source,
+    hasSource: b.has_source,
+    noise,
+  });
+  const gen = perRow.mul(b.g_weight).mean();
+  if (!withText) return gen;
+  const states = backboneStates(
+    { ...bb, embed: treeRef(bb.embed) },
+    { tokens: b.x_tokens, valid: b.x_valid, slots: b.x_slots, features: b.x_feats },
+    bc,
+    { featureGradScale: cfg.loss.featureGradScale },
+  );
+  const ce = crossEntropy(textLogits(bb.embed, states), b.x_targets, b.x_mask);
+  return gen.add(ce.mul(cfg.loss.text));
+}
+
+/**
+ * Parameters of a trained checkpoint, checked against this config's shapes: its EMA copy when it
+ * has one and `ema` is not false (post-training starts from the weights that were evaluated).
+ */
+export function loadUmmParams(dir: string, cfg: ResolvedUmmConfig, ema = true): UmmParams {
+  const template = initUmm(0, cfg) as unknown as ParamTree;
+  try {
+    const ck = loadCheckpoint(dir, { expected: template, skipOptimizer: true });
+    if (ema && ck.ema) {
+      treeDispose(ck.params);
+      return ck.ema as unknown as UmmParams;
+    }
+    if (ck.ema) treeDispose(ck.ema);
+    return ck.params as unknown as UmmParams;
+  } finally {
+    treeDispose(template);
+  }
+}
+
+/**
+ * Task factory (data-parallel workers load it through a TaskSpec). With `initFrom`, `init`
+ * starts from that checkpoint instead of a fresh seed (post-training: SFT, RecA).
+ */
+export function ummTask(cfg: ResolvedUmmConfig & { initFrom?: string }): Task {
+  const family = familyOf(cfg);
+  const from = cfg.initFrom;
+  return {
+    init: (seed) => (from ? loadUmmParams(from, cfg) : initUmm(seed, cfg)) as unknown as ParamTree,
+    loss: (p, b) => ummLoss(cfg, family, p as unknown as UmmParams, b),
+  };
+}
+
+/** The module path workers import `ummTask` from. */
+export const UMM_TASK_MODULE = new URL("./model.ts", import.meta.url).href;
+
+/** Images in [0, 1] (the world's renders) → the families' [-1, 1]. */
+export function toSigned(x: JaxArray): JaxArray {
+  return x.mul(2).sub(1);
+}
+
+/** [-1, 1] → [0, 1], clipped. */
+export function toUnit(x: JaxArray): JaxArray {
+  return np.clip(x.add(1).mul(0.5), 0, 1);
+}
