@@ -189,6 +189,17 @@ export type EvalOptions = ItemSetOptions & {
   /** Images per detector call. */
   detectBatch?: number;
   progress?: ProgressFactory;
+  /** Each image suite's outputs with the judge's verdicts, in item/sample order (reports). */
+  onScored?: (name: ImageSuiteName, images: ScoredOutput[]) => void;
+};
+
+/** One generated image and its result under the suite's rules (geneval: {correct, reason}). */
+export type ScoredOutput = {
+  item: number;
+  meta: unknown;
+  sample: number;
+  image: RgbImage;
+  result: unknown;
 };
 
 export type ImageSuiteResult = {
@@ -247,6 +258,16 @@ export async function evalImageSuite(
   );
   const { scored } = await tracked(progress, `${name} score`, entries.length, "images", (update) =>
     scoreEntries(suite, entries, detect, { batchSize: o.detectBatch, onProgress: update }),
+  );
+  o.onScored?.(
+    name,
+    scored.map((s, i) => ({
+      item: s.item,
+      meta: s.meta,
+      sample: s.sample,
+      image: entries[i].image!,
+      result: s.result,
+    })),
   );
   const { overall, ...rest } = suite.summarize(scored);
   return {

@@ -16,6 +16,7 @@ const USER_FACING = new Set([
   "CheckpointExistsError",
   "SafetensorsError",
   "PromptError",
+  "DemoError",
 ]);
 
 /** Subcommand modules, loaded lazily so `reca --help` stays fast. */
@@ -33,6 +34,7 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   answer: () => import("./answer.ts"),
   eval: () => import("./eval.ts"),
   align: () => import("./align.ts"),
+  demo: () => import("./demo.ts"),
 };
 
 export async function buildProgram(registers: Register[]): Promise<Command> {

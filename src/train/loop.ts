@@ -211,6 +211,9 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
         gradNorm: r.gradNorm,
         lr,
         stepSeconds: (performance.now() - tStep) / 1000,
+        // Cumulative wall clock (as trainer.json's): steady-state seconds per step including the
+        // batch build, which prefetch hides from stepSeconds (src/demo/budget.ts reads it).
+        wallSeconds: wall(),
         ...o.extraMetrics?.(step),
       };
       writeFileSync(metricsPath, `${JSON.stringify(metrics)}\n`, { flag: "a" });

@@ -243,13 +243,14 @@ export function readUmmConfig(dir: string): ResolvedUmmConfig {
   const path = join(dir, "config.json");
   if (!existsSync(path))
     throw new CheckpointError(`${dir}: no config.json (not a model directory)`);
-  let raw: { features?: unknown; tokenizer?: unknown };
+  let raw: { features?: unknown; tokenizer?: unknown; postTrain?: unknown };
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
     throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
   }
-  const { features, tokenizer: _t, ...rest } = raw;
+  // A post-trained model (reca align) also records its recipe; it does not change the model.
+  const { features, tokenizer: _t, postTrain: _p, ...rest } = raw;
   const r = UmmConfigSchema.safeParse(rest);
   if (!r.success)
     throw new CheckpointError(`${path}: not a unified-model config: ${r.error.message}`);
