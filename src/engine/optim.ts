@@ -23,6 +23,12 @@ export const OptimConfigSchema = z
     minLrRatio: z.number().min(0).max(1).default(0.1),
     /** EMA decay for sampling weights; null disables EMA. */
     emaDecay: z.number().min(0).lt(1).nullable().default(null),
+    /**
+     * Warm the EMA up: decay at step t is min(emaDecay, (1 + t) / (10 + t)), so early EMA
+     * weights follow training instead of staying at the initialisation (a fixed 0.999 still
+     * weighs the init by 0.999^t, 85% after 160 steps).
+     */
+    emaWarmup: z.boolean().default(false),
   })
   .strict();
 export type OptimConfig = z.infer<typeof OptimConfigSchema>;
@@ -75,12 +81,18 @@ export type AdamWResult = { params: ParamTree; opt: OptState; gradNorm: JaxArray
  * jax-js 0.1.25's f32 `power(0.999, 1)` returns 0.998988, a 1.2% error in
  * 1 − β2 that would skew the first updates.
  */
-export type StepScalars = { lr: number; c1: number; c2: number };
+export type StepScalars = { lr: number; c1: number; c2: number; ema: number };
+
+/** The EMA decay used at 1-based `step` (0 when EMA is off). */
+export function emaDecayAt(cfg: OptimConfig, step: number): number {
+  if (cfg.emaDecay === null) return 0;
+  return cfg.emaWarmup ? Math.min(cfg.emaDecay, (1 + step) / (10 + step)) : cfg.emaDecay;
+}
 
 export function stepScalars(cfg: OptimConfig, lr: number, step: number): StepScalars {
   if (!Number.isInteger(step) || step < 1)
     throw new Error(`step must be an integer ≥ 1, got ${step}`);
-  return { lr, c1: 1 - cfg.beta1 ** step, c2: 1 - cfg.beta2 ** step };
+  return { lr, c1: 1 - cfg.beta1 ** step, c2: 1 - cfg.beta2 ** step, ema: emaDecayAt(cfg, step) };
 }
 
 type Scalar = JaxArray | number;
@@ -133,11 +145,22 @@ export function adamwUpdate(
   return { params: newParams, opt: { m, v }, gradNorm };
 }
 
-/** ema ← decay·ema + (1−decay)·params (consumes ema, not params). */
-export function emaUpdate(ema: ParamTree, params: ParamTree, decay: number): ParamTree {
-  return tree.map(
-    (e: JaxArray, p: JaxArray) => e.mul(decay).add(p.ref.mul(1 - decay)),
+/**
+ * ema ← decay·ema + (1−decay)·params (consumes ema and a traced decay, not params). `decay` is a
+ * number or a traced scalar (the warm-up schedule passes it per step without a recompile).
+ */
+export function emaUpdate(ema: ParamTree, params: ParamTree, decay: number | JaxArray): ParamTree {
+  if (typeof decay === "number")
+    return tree.map(
+      (e: JaxArray, p: JaxArray) => e.mul(decay).add(p.ref.mul(1 - decay)),
+      ema,
+      params,
+    ) as ParamTree;
+  const out = tree.map(
+    (e: JaxArray, p: JaxArray) => e.sub(p.ref).mul(decay.ref).add(p.ref),
     ema,
     params,
   ) as ParamTree;
+  decay.dispose();
+  return out;
 }

@@ -101,12 +101,16 @@ export class TrainStep {
     readonly cfg: OptimConfig,
   ) {
     const emaDecay = cfg.emaDecay;
-    type K = { lr: JaxArray; c1: JaxArray; c2: JaxArray };
+    type K = { lr: JaxArray; c1: JaxArray; c2: JaxArray; ema: JaxArray };
     const update = (s: TrainState, grads: ParamTree, k: K) => {
-      const r = adamwUpdate(s.params, s.opt, grads, k, cfg);
+      const { ema: decay, ...adam } = k;
+      const r = adamwUpdate(s.params, s.opt, grads, adam, cfg);
       const state: TrainState = { params: r.params, opt: r.opt };
-      if (emaDecay !== null && s.ema !== undefined)
-        state.ema = emaUpdate(s.ema, r.params, emaDecay);
+      if (emaDecay !== null && s.ema !== undefined) {
+        // A fixed decay stays a constant in the graph (bit-identical to before warm-up existed).
+        state.ema = emaUpdate(s.ema, r.params, cfg.emaWarmup ? decay : emaDecay);
+        if (!cfg.emaWarmup) decay.dispose();
+      } else decay.dispose();
       return { state, gradNorm: r.gradNorm };
     };
     const lossAndGrads = (params: ParamTree, batch: Batch) =>

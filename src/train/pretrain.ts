@@ -162,6 +162,7 @@ export async function pretrainUmm(
     minLrRatio: t.minLrRatio,
     clipNorm: t.clipNorm,
     emaDecay: t.emaDecay,
+    emaWarmup: true,
   });
   const batch = (step: number) => {
     const rng = new Rng(`umm/pretrain:${t.seed}:${step}`);

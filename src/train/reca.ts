@@ -208,6 +208,7 @@ export async function postTrain(
     minLrRatio: t.minLrRatio,
     clipNorm: t.clipNorm,
     emaDecay: t.emaDecay,
+    emaWarmup: true,
   });
   const batch = (step: number) => {
     const rng = new Rng(`reca/post:${t.seed}:${step}`);

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, numpy as np, tree } from "../../src/engine/jax.ts";
 import {
   adamwUpdate,
+  emaDecayAt,
   emaUpdate,
   initOptState,
   lrAt,
@@ -85,6 +86,33 @@ describe("optimizer", () => {
   it("EMA moves toward the parameters by 1 − decay", async () => {
     const e = emaUpdate({ a: arr([0, 10], [2]) }, { a: arr([1, 0], [2]) }, 0.9) as { a: any };
     expect(await host(e.a)).toEqual([expect.closeTo(0.1, 6), expect.closeTo(9, 6)]);
+  });
+
+  it("EMA warm-up: decay min(d, (1 + t) / (10 + t)), traced, same result as a constant", async () => {
+    const cfg = optimConfig({ lr: 0.1, totalSteps: 10, emaDecay: 0.999, emaWarmup: true });
+    expect(emaDecayAt(cfg, 1)).toBeCloseTo(2 / 11);
+    expect(emaDecayAt(cfg, 100)).toBeCloseTo(101 / 110);
+    expect(emaDecayAt(cfg, 1e6)).toBe(0.999);
+    expect(emaDecayAt({ ...cfg, emaWarmup: false }, 1)).toBe(0.999);
+    expect(emaDecayAt({ ...cfg, emaDecay: null }, 1)).toBe(0);
+    const traced = emaUpdate({ a: arr([0, 10], [2]) }, { a: arr([1, 0], [2]) }, arr([0.9], []));
+    expect(await host((traced as { a: any }).a)).toEqual([
+      expect.closeTo(0.1, 6),
+      expect.closeTo(9, 6),
+    ]);
+    // Through the runner: after one step the warmed-up EMA (decay 2/11) is mostly the new params.
+    const tc = { dIn: 4, dHidden: 4 };
+    const runner = new LocalRunner(linearTask(tc), cfg, 1, 0, 1);
+    const before = await runner.getState();
+    await runner.step(linearBatch(tc, 1, 1, 8), 0.1, 1);
+    const after = await runner.getState();
+    await runner.dispose();
+    const name = [...after.params.keys()][0];
+    const p0 = before.params.get(name)!.data;
+    const p1 = after.params.get(name)!.data;
+    const e1 = after.ema!.get(name)!.data;
+    for (let i = 0; i < p1.length; i++)
+      expect(e1[i]).toBeCloseTo((2 / 11) * p0[i] + (9 / 11) * p1[i], 5);
   });
 
   it("accumulating micro-batches equals one full-batch step", async () => {
