@@ -85,10 +85,15 @@ export function initBackbone(key: JaxArray, c: BackboneConfig): BackboneParams {
   };
 }
 
-/** Value unchanged, gradient multiplied by s (s = 1: identity). Consumes x. */
+/**
+ * Value unchanged (bit for bit), gradient multiplied by s (s = 1: identity). Consumes x.
+ * stopGradient(x) + (s·x − stopGradient(s·x)): the bracket is exactly 0 in the forward pass, and
+ * only s·x carries a gradient.
+ */
 export function scaleGradient(x: JaxArray, s: number): JaxArray {
   if (s === 1) return x;
-  return x.ref.mul(s).add(lax.stopGradient(x).mul(1 - s));
+  const sx = x.ref.mul(s);
+  return lax.stopGradient(x).add(sx.ref.sub(lax.stopGradient(sx)));
 }
 
 /**
