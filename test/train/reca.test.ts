@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -255,5 +256,50 @@ describe("RecA training", () => {
         parallelism: "kernel",
       }),
     ).rejects.toThrow(/captions/);
+  });
+
+  it("reca align runs from the command line on a folder and lists the skipped files", () => {
+    const dir = join(tmp, "cli-folder");
+    mkdirSync(dir);
+    const rng = WorldRng.fromParts("t/cli", 2);
+    for (let i = 0; i < 2; i++) {
+      const scene = sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" });
+      writeFileSync(join(dir, `ok-${i}.png`), encodePng(renderImage(scene, { size: 32 })));
+    }
+    writeFileSync(
+      join(dir, "truncated.png"),
+      encodePng(
+        renderImage(sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" }), {
+          size: 32,
+        }),
+      ).subarray(0, 60),
+    );
+    const cfg = join(tmp, "cli-reca.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({ loss: { text: 0 }, train: { steps: 1, batch: 2, warmupSteps: 0 } }),
+    );
+    const json = join(tmp, "cli-align.json");
+    const bin = join(import.meta.dirname, "../../bin/reca.mjs");
+    const args = ["align", "--from", tiny.model, "--out", join(tmp, "cli-out"), "--images", dir];
+    const p = spawnSync(
+      process.execPath,
+      [bin, ...args, "--config", cfg, "--parallel", "kernel", "--json", json],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/truncated\.png/);
+    const out = JSON.parse(readFileSync(json, "utf8"));
+    expect(out.skipped.map((x: { path: string }) => x.path.split("/").pop())).toEqual([
+      "truncated.png",
+    ]);
+    expect(out.step).toBe(1);
+    // Bad input is a clear error, not a stack trace.
+    const bad = spawnSync(process.execPath, [bin, ...args, "--pool", "world"], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/not both/);
   });
 });
