@@ -18,6 +18,8 @@
  * captions under the text→image loss — the baseline the paper compares against. Nothing changes
  * at inference.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { unlabeledPool } from "../data/corpora.ts";
@@ -29,6 +31,7 @@ import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { assembleBatch, type BatchContext, type GenRow } from "../umm/batch.ts";
 import type { ResolvedUmmConfig } from "../umm/config.ts";
+import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
 import { familyOf, UMM_TASK_MODULE } from "../umm/model.ts";
 import { IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
@@ -46,6 +49,19 @@ export const PostTrainConfigSchema = z
     textDropout: z.number().min(0).max(1).default(0.1),
     /** Understanding-feature grid side for recon conditions (null: the base model's). */
     featureResolution: z.number().int().positive().nullable().default(null),
+    /**
+     * The condition ablation: "vae" reads reconstruction conditions from the KL-VAE's latents
+     * (a generation encoder) through a fresh projector, at `resolution` (default its 8×8 grid);
+     * image→text rows keep the understanding encoder.
+     */
+    conditionEncoder: z
+      .object({
+        kind: z.enum(["understanding", "vae"]).default("understanding"),
+        dir: z.string().default("checkpoints/vae"),
+        resolution: z.number().int().positive().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
     /** Generation rows: relative shares of reconstruction and sparse-caption SFT rows. */
     mix: z
       .object({ recon: z.number().min(0).default(1), t2i: z.number().min(0).default(0) })
@@ -131,9 +147,35 @@ export function postTrainModelConfig(
 ): ResolvedUmmConfig {
   const resolution = pt.featureResolution ?? base.features.resolution;
   const tokens = resolution * resolution;
-  const conditionLen = Math.max(base.sequence.conditionLen, 1 + tokens + 31);
+  let conditionFeatures: ResolvedUmmConfig["conditionFeatures"];
+  if (pt.conditionEncoder.kind === "vae") {
+    const dir = pt.conditionEncoder.dir;
+    const path = join(dir, "config.json");
+    if (!existsSync(path)) throw new Error(`condition encoder: no VAE at ${dir}`);
+    const vae = JSON.parse(readFileSync(path, "utf8")) as {
+      kind?: string;
+      model?: { latentChannels?: number };
+    };
+    if (vae.kind !== "vae") throw new Error(`condition encoder: ${dir} is not a VAE`);
+    const r = pt.conditionEncoder.resolution ?? 8;
+    conditionFeatures = {
+      source: "vae",
+      dir,
+      resolution: r,
+      tokens: r * r,
+      dim: vae.model?.latentChannels ?? 4,
+    };
+  }
+  const slots = conditionFeatures ? conditionFeatures.tokens : tokens;
+  const conditionLen = Math.max(base.sequence.conditionLen, 1 + slots + 31);
+  if (conditionLen > base.backbone.maxLen)
+    throw new Error(
+      `${slots} feature tokens plus a template need ${conditionLen} positions; the base model has ` +
+        `${base.backbone.maxLen}: use a lower resolution`,
+    );
   return {
     ...base,
+    ...(conditionFeatures ? { conditionFeatures } : {}),
     features: { ...base.features, resolution, tokens },
     sequence: { ...base.sequence, conditionLen },
     loss: {
@@ -196,7 +238,10 @@ export async function postTrain(
   const cfg = postTrainModelConfig(base, pt);
   const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
   const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg) };
+  const conditionSource = cfg.conditionFeatures
+    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
+    : undefined;
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg), conditionSource };
   const rows = new PostTrainRows(pt, o.images);
   const text = pt.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
   const t = pt.train;
@@ -241,5 +286,6 @@ export async function postTrain(
     });
   } finally {
     encoder.dispose();
+    conditionSource?.dispose();
   }
 }

@@ -20,7 +20,7 @@
  */
 
 import { applyBlocks, type BlockParams, initBlocks } from "../encoders/vit.ts";
-import { type JaxArray, lax, numpy as np } from "../engine/jax.ts";
+import { type JaxArray, lax, numpy as np, tree } from "../engine/jax.ts";
 import {
   addPosEmbedding,
   causalMask,
@@ -55,6 +55,8 @@ export type BackboneParams = {
   embed: EmbeddingParams; // [V, D]
   pos: PosEmbeddingParams; // [maxLen, D]
   projector: MlpParams; // featureDim → D → D
+  /** Present only in the condition ablation: generation-encoder features → D. */
+  conditionProjector?: MlpParams;
   blocks: BlockParams[];
   norm: LayerNormParams;
 };
@@ -85,6 +87,13 @@ export function initBackbone(key: JaxArray, c: BackboneConfig): BackboneParams {
   };
 }
 
+export type BackboneOptions = {
+  /** Gradient scale on the projected features (value unchanged). */
+  featureGradScale?: number;
+  /** Read the features through `conditionProjector` (the condition ablation) instead. */
+  conditionProjector?: boolean;
+};
+
 /**
  * Value unchanged (bit for bit), gradient multiplied by s (s = 1: identity). Consumes x.
  * stopGradient(x) + (s·x − stopGradient(s·x)): the bracket is exactly 0 in the forward pass, and
@@ -113,11 +122,16 @@ export function backboneStates(
   p: BackboneParams,
   s: SequenceBatch,
   c: BackboneConfig,
-  opts: { featureGradScale?: number } = {},
+  opts: BackboneOptions = {},
 ): JaxArray {
   const [B, L] = s.tokens.shape;
   if (L > c.maxLen) throw new Error(`sequence of ${L} tokens exceeds the backbone's ${c.maxLen}`);
-  const feats = scaleGradient(mlp(p.projector, s.features), opts.featureGradScale ?? 1); // [B,R,D]
+  const useCondition = opts.conditionProjector === true;
+  if (useCondition && !p.conditionProjector) throw new Error("backbone has no condition projector");
+  const projector = useCondition ? (p.conditionProjector as MlpParams) : p.projector;
+  const unused = useCondition ? p.projector : p.conditionProjector;
+  if (unused) tree.dispose(unused as unknown as JaxArray[]);
+  const feats = scaleGradient(mlp(projector, s.features), opts.featureGradScale ?? 1); // [B,R,D]
   const spliced = np.matmul(s.slots.ref, feats); // [B, L, D]
   const x = addPosEmbedding(p.pos, embed(p.embed, s.tokens).add(spliced));
   const h = applyBlocks(p.blocks, x, c.heads, sequenceMask(s.slots, s.valid));
@@ -130,7 +144,7 @@ export function backboneCondition(
   p: BackboneParams,
   s: SequenceBatch,
   c: BackboneConfig,
-  opts: { featureGradScale?: number } = {},
+  opts: BackboneOptions = {},
 ): Condition {
   const valid = s.valid.ref;
   return { states: backboneStates(p, s, c, opts), valid };

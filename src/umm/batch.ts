@@ -6,13 +6,13 @@
  * noise.
  */
 import type { Tokenizer } from "../data/tokenizer.ts";
-import type { UnderstandingEncoder } from "../encoders/understanding.ts";
 import { imagesToArray } from "../encoders/understanding.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { HostArray, HostBatch } from "../engine/train-step.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { ResolvedUmmConfig } from "./config.ts";
 import type { GenerationFamily } from "./family.ts";
+import type { FeatureSource } from "./features.ts";
 import { NOISE_PREFIX } from "./model.ts";
 import { conditionSequences, type Part, type TextExample, textSequences } from "./sequence.ts";
 
@@ -32,8 +32,10 @@ export type TextRow = TextExample & { image: RgbImage };
 export type BatchContext = {
   cfg: ResolvedUmmConfig;
   tokenizer: Tokenizer;
-  encoder: UnderstandingEncoder;
+  encoder: FeatureSource;
   family: GenerationFamily;
+  /** The condition ablation's encoder for generation rows (cfg.conditionFeatures). */
+  conditionSource?: FeatureSource;
 };
 
 function f32(shape: number[], data: Float32Array): HostArray {
@@ -59,7 +61,7 @@ function signedImages(images: readonly (RgbImage | undefined)[], side: number): 
  * one shape.
  */
 export async function featureRows(
-  encoder: UnderstandingEncoder,
+  encoder: FeatureSource,
   images: readonly (RgbImage | undefined)[],
   resolution: number,
   blank: RgbImage,
@@ -87,16 +89,31 @@ export async function assembleBatch(
   const R = cfg.features.tokens;
   const side = cfg.flow.imageSize;
   const blank = gen[0].target;
+  const cf = cfg.conditionFeatures;
+  if (cf && !ctx.conditionSource) throw new Error(`conditionFeatures (${cf.source}) need a source`);
   const g = conditionSequences(
     tok,
     gen.map((r) => r.parts),
     cfg.sequence.conditionLen,
-    R,
+    cf ? cf.tokens : R,
   );
-  const featureImages = [...gen.map((r) => r.features), ...(text ?? []).map((r) => r.image)];
-  const feats = await featureRows(ctx.encoder, featureImages, cfg.features.resolution, blank);
+  const genImages = gen.map((r) => r.features);
+  const textImages = (text ?? []).map((r) => r.image);
   const F = cfg.features.dim;
-  const gFeats = f32([B, R, F], (feats.data as Float32Array).slice(0, B * R * F));
+  let gFeats: HostArray;
+  let xData: Float32Array;
+  if (cf && ctx.conditionSource) {
+    gFeats = await featureRows(ctx.conditionSource, genImages, cf.resolution, blank);
+    xData = text
+      ? ((await featureRows(ctx.encoder, textImages, cfg.features.resolution, blank))
+          .data as Float32Array)
+      : new Float32Array(0);
+  } else {
+    const all = [...genImages, ...textImages];
+    const feats = await featureRows(ctx.encoder, all, cfg.features.resolution, blank);
+    gFeats = f32([B, R, F], (feats.data as Float32Array).slice(0, B * R * F));
+    xData = (feats.data as Float32Array).slice(B * R * F);
+  }
   const hb: HostBatch = {
     g_tokens: g.tokens,
     g_valid: g.valid,
@@ -126,7 +143,7 @@ export async function assembleBatch(
       x_tokens: x.tokens,
       x_valid: x.valid,
       x_slots: x.slots,
-      x_feats: f32([B, R, F], (feats.data as Float32Array).slice(B * R * F)),
+      x_feats: f32([B, R, F], xData),
       x_targets: x.targets,
       x_mask: x.mask,
     });

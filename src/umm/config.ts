@@ -99,6 +99,17 @@ export type UmmConfig = z.infer<typeof UmmConfigSchema>;
  */
 export type ResolvedUmmConfig = UmmConfig & {
   features: { resolution: number; tokens: number; dim: number };
+  /**
+   * RecA's condition ablation: generation conditions read features from another (generation)
+   * encoder through their own projector, while image→text keeps the understanding encoder.
+   */
+  conditionFeatures?: {
+    source: "vae";
+    dir: string;
+    resolution: number;
+    tokens: number;
+    dim: number;
+  };
 };
 
 export function ummConfig(partial: z.input<typeof UmmConfigSchema> = {}): UmmConfig {

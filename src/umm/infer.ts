@@ -250,14 +250,22 @@ export function readUmmConfig(dir: string): ResolvedUmmConfig {
     throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
   }
   // A post-trained model (reca align) also records its recipe; it does not change the model.
-  const { features, tokenizer: _t, postTrain: _p, ...rest } = raw;
+  const {
+    features,
+    tokenizer: _t,
+    postTrain: _p,
+    conditionFeatures,
+    ...rest
+  } = raw as typeof raw & {
+    conditionFeatures?: ResolvedUmmConfig["conditionFeatures"];
+  };
   const r = UmmConfigSchema.safeParse(rest);
   if (!r.success)
     throw new CheckpointError(`${path}: not a unified-model config: ${r.error.message}`);
   const f = features as ResolvedUmmConfig["features"] | undefined;
   if (!f || !Number.isInteger(f.resolution) || !Number.isInteger(f.dim))
     throw new CheckpointError(`${path}: missing the resolved "features" block`);
-  return { ...r.data, features: f };
+  return { ...r.data, features: f, ...(conditionFeatures ? { conditionFeatures } : {}) };
 }
 
 /**

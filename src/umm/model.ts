@@ -9,9 +9,12 @@
  * encoder, so the encoder can never be updated by accident.
  */
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { loadCheckpoint } from "../engine/checkpoint.ts";
 import { type JaxArray, numpy as np } from "../engine/jax.ts";
 import { crossEntropy } from "../engine/losses.ts";
+import { initMlp } from "../engine/nn/index.ts";
 import { jaxKey, splitKey } from "../engine/rng.ts";
 import type { Batch, Task } from "../engine/train-step.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
@@ -48,10 +51,17 @@ export function familyOf(cfg: ResolvedUmmConfig): GenerationFamily {
 
 export function initUmm(seed: number, cfg: ResolvedUmmConfig): UmmParams {
   const [kb, kf] = splitKey(jaxKey(seed), 2);
-  return {
-    backbone: initBackbone(kb, backboneConfig(cfg)),
-    family: familyOf(cfg).init(kf),
-  };
+  const backbone = initBackbone(kb, backboneConfig(cfg));
+  if (cfg.conditionFeatures) backbone.conditionProjector = initConditionProjector(seed, cfg);
+  return { backbone, family: familyOf(cfg).init(kf) };
+}
+
+/** The condition ablation's projector (its own key stream, so base inits are unchanged). */
+function initConditionProjector(seed: number, cfg: ResolvedUmmConfig) {
+  const cf = cfg.conditionFeatures;
+  if (!cf) throw new Error("no conditionFeatures");
+  const D = cfg.backbone.dim;
+  return initMlp(jaxKey(seed + 0x5eed), cf.dim, D, { outDim: D });
 }
 
 /** The family's per-row noise, stored in batches as `n_<name>`. */
@@ -74,7 +84,10 @@ export function ummLoss(
     withText ? treeRef(bb) : bb,
     { tokens: b.g_tokens, valid: b.g_valid, slots: b.g_slots, features: b.g_feats },
     bc,
-    { featureGradScale: cfg.loss.featureGradScale },
+    {
+      featureGradScale: cfg.loss.featureGradScale,
+      conditionProjector: cfg.conditionFeatures !== undefined,
+    },
   );
   const noise: Record<string, JaxArray> = {};
   for (const [k, v] of Object.entries(b))
@@ -123,10 +136,27 @@ export function loadUmmParams(dir: string, cfg: ResolvedUmmConfig, ema = true): 
 export function ummTask(cfg: ResolvedUmmConfig & { initFrom?: string }): Task {
   const family = familyOf(cfg);
   const from = cfg.initFrom;
+  const init = (seed: number): UmmParams => {
+    if (!from) return initUmm(seed, cfg);
+    // The base has no condition projector: load it as the base was, then add a fresh one.
+    const fresh = cfg.conditionFeatures !== undefined && !readsConditionProjector(from);
+    if (!fresh) return loadUmmParams(from, cfg);
+    const p = loadUmmParams(from, { ...cfg, conditionFeatures: undefined });
+    p.backbone.conditionProjector = initConditionProjector(seed, cfg);
+    return p;
+  };
   return {
-    init: (seed) => (from ? loadUmmParams(from, cfg) : initUmm(seed, cfg)) as unknown as ParamTree,
+    init: (seed) => init(seed) as unknown as ParamTree,
     loss: (p, b) => ummLoss(cfg, family, p as unknown as UmmParams, b),
   };
+}
+
+/** Whether a checkpoint's config carries the condition ablation's projector. */
+function readsConditionProjector(dir: string): boolean {
+  const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as {
+    conditionFeatures?: unknown;
+  };
+  return raw.conditionFeatures !== undefined && raw.conditionFeatures !== null;
 }
 
 /** The module path workers import `ummTask` from. */

@@ -6,13 +6,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../src/data/png.ts";
 import { IMG_ID, Tokenizer } from "../../src/data/tokenizer.ts";
+import { initTokenizer } from "../../src/encoders/tokenizer.ts";
 import { loadUnderstandingEncoder } from "../../src/encoders/understanding.ts";
+import { vaeConfig } from "../../src/encoders/vae.ts";
 import { saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { initEngine, type JaxArray, numpy as np } from "../../src/engine/jax.ts";
 import { optimConfig } from "../../src/engine/optim.ts";
 import { Rng } from "../../src/engine/rng.ts";
 import { LocalRunner } from "../../src/engine/runner.ts";
 import { namedLeaves, type ParamTree, treeDispose } from "../../src/engine/tree.ts";
+import { PretrainData } from "../../src/train/pretrain.ts";
 import {
   folderSource,
   PostTrainConfigSchema,
@@ -23,7 +26,8 @@ import {
 } from "../../src/train/reca.ts";
 import { RECON_TEMPLATES, SINGLE_TEMPLATE } from "../../src/train/templates.ts";
 import { assembleBatch, featureRows } from "../../src/umm/batch.ts";
-import { readUmmConfig } from "../../src/umm/infer.ts";
+import { VaeFeatureSource } from "../../src/umm/features.ts";
+import { loadUmm, readUmmConfig } from "../../src/umm/infer.ts";
 import { familyOf, loadUmmParams, ummTask } from "../../src/umm/model.ts";
 import { IMAGE, NULL_PROMPT } from "../../src/umm/sequence.ts";
 import { renderImage, sampleScene, WorldRng, worldCategories } from "../../src/world/index.ts";
@@ -301,5 +305,81 @@ describe("RecA training", () => {
     });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/not both/);
+  });
+
+  it("condition ablation: reconstruction conditions from VAE latents through a fresh projector", async () => {
+    const vaeDir = join(tmp, "vae");
+    const vcfg = vaeConfig({
+      model: {
+        channels: [8, 8],
+        encoderBlocks: [1, 1],
+        groups: 4,
+        headChannels: 4,
+        latentChannels: 3,
+      },
+    });
+    const vp = initTokenizer(vcfg);
+    await saveCheckpoint(vaeDir, {
+      params: vp,
+      config: { ...vcfg, latent: { shift: 0, scale: 1 } },
+    });
+    treeDispose(vp);
+    const p = pt({
+      conditionEncoder: { kind: "vae", dir: vaeDir, resolution: 4 },
+      loss: { text: 0.5 },
+      train: { steps: 2, batch: 2, warmupSteps: 0, checkpointEvery: 2 },
+    });
+    const base = readUmmConfig(tiny.model);
+    const cfg = postTrainModelConfig(base, p);
+    expect(cfg.conditionFeatures).toEqual({
+      source: "vae",
+      dir: vaeDir,
+      resolution: 4,
+      tokens: 16,
+      dim: 3,
+    });
+    // The native 8×8 grid needs 96 positions; the tiny base has 64: a clear error.
+    expect(() =>
+      postTrainModelConfig(base, pt({ conditionEncoder: { kind: "vae", dir: vaeDir } })),
+    ).toThrow(/positions/);
+    // Batches: generation rows carry 64 VAE tokens of 3 channels; text rows keep the ViT's.
+    const rows = new PostTrainRows(p, worldPool(6));
+    const rng = new Rng("t/vae");
+    const encoder = loadUnderstandingEncoder(tiny.encoder);
+    const source = VaeFeatureSource.load(vaeDir);
+    const text = new PretrainData(cfg);
+    const hb = await assembleBatch(
+      {
+        cfg,
+        tokenizer: Tokenizer.world(),
+        encoder,
+        family: familyOf(cfg),
+        conditionSource: source,
+      },
+      rows.genRows(rng, 2),
+      text.textRows(rng, 2),
+      rng,
+    );
+    encoder.dispose();
+    source.dispose();
+    expect(hb.g_feats.shape).toEqual([2, 16, 3]);
+    expect(hb.x_feats.shape).toEqual([2, cfg.features.tokens, cfg.features.dim]);
+    const out = join(tmp, "vae-aligned");
+    const r = await postTrain(p, {
+      from: tiny.model,
+      outDir: out,
+      images: worldPool(6),
+      quiet: true,
+      parallelism: "kernel",
+    });
+    expect(r.status).toBe("done");
+    const saved = readUmmConfig(out);
+    expect(saved.conditionFeatures?.dim).toBe(3);
+    // The aligned model loads (its params include the condition projector) and still generates.
+    const m = loadUmm(out);
+    expect(m.params.backbone.conditionProjector).toBeDefined();
+    const imgs = await m.generate(["a red circle"], { seed: 1 });
+    m.dispose();
+    expect(imgs[0].width).toBe(32);
   });
 });
