@@ -16,12 +16,11 @@ import { Tokenizer } from "../data/tokenizer.ts";
 import { loadUnderstandingEncoder, readEncoderConfig } from "../encoders/understanding.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
-import { optimConfig } from "../engine/optim.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { fromHost } from "../engine/tree.ts";
 import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
-import type { ResolvedUmmConfig, UmmConfig } from "../umm/config.ts";
+import { type ResolvedUmmConfig, type UmmConfig, ummOptim } from "../umm/config.ts";
 import { UmmModel } from "../umm/infer.ts";
 import { familyOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
 import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
@@ -154,16 +153,7 @@ export async function pretrainUmm(
   const ctx: BatchContext = { cfg, tokenizer, encoder, family };
   const data = new PretrainData(cfg, o.exclude);
   const withText = cfg.loss.text > 0;
-  const optim = optimConfig({
-    lr: t.lr,
-    totalSteps: t.steps,
-    warmupSteps: t.warmupSteps,
-    weightDecay: t.weightDecay,
-    minLrRatio: t.minLrRatio,
-    clipNorm: t.clipNorm,
-    emaDecay: t.emaDecay,
-    emaWarmup: true,
-  });
+  const optim = ummOptim(t);
   const batch = (step: number) => {
     const rng = new Rng(`umm/pretrain:${t.seed}:${step}`);
     const gen = data.genRows(rng, t.batch);

@@ -26,11 +26,10 @@ import { unlabeledPool } from "../data/corpora.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
 import { initEngine } from "../engine/jax.ts";
-import { optimConfig } from "../engine/optim.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { assembleBatch, type BatchContext, type GenRow } from "../umm/batch.ts";
-import type { ResolvedUmmConfig } from "../umm/config.ts";
+import { type ResolvedUmmConfig, UmmTrainSchema, ummOptim } from "../umm/config.ts";
 import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
 import { familyOf, UMM_TASK_MODULE } from "../umm/model.ts";
@@ -77,22 +76,14 @@ export const PostTrainConfigSchema = z
       })
       .strict()
       .prefault({}),
-    train: z
-      .object({
-        steps: z.number().int().positive().default(200),
-        batch: z.number().int().positive().default(16),
-        microBatch: z.number().int().min(0).default(0),
-        lr: z.number().positive().default(3e-4),
-        warmupSteps: z.number().int().min(0).default(10),
-        minLrRatio: z.number().min(0).max(1).default(0.1),
-        weightDecay: z.number().min(0).default(0.01),
-        clipNorm: z.number().positive().nullable().default(1),
-        emaDecay: z.number().min(0).max(1).nullable().default(0.99),
-        seed: z.number().int().min(0).default(0),
-        checkpointEvery: z.number().int().positive().default(100),
-      })
-      .strict()
-      .prefault({}),
+    /** The unified model's training block, with post-training defaults. */
+    train: UmmTrainSchema.extend({
+      steps: z.number().int().positive().default(200),
+      lr: z.number().positive().default(3e-4),
+      warmupSteps: z.number().int().min(0).default(10),
+      emaDecay: z.number().min(0).max(1).nullable().default(0.99),
+      checkpointEvery: z.number().int().positive().default(100),
+    }).prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -245,16 +236,7 @@ export async function postTrain(
   const rows = new PostTrainRows(pt, o.images);
   const text = pt.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
   const t = pt.train;
-  const optim = optimConfig({
-    lr: t.lr,
-    totalSteps: t.steps,
-    warmupSteps: t.warmupSteps,
-    weightDecay: t.weightDecay,
-    minLrRatio: t.minLrRatio,
-    clipNorm: t.clipNorm,
-    emaDecay: t.emaDecay,
-    emaWarmup: true,
-  });
+  const optim = ummOptim(t);
   const batch = (step: number) => {
     const rng = new Rng(`reca/post:${t.seed}:${step}`);
     const gen = rows.genRows(rng, t.batch);

@@ -43,7 +43,7 @@ function f32(shape: number[], data: Float32Array): HostArray {
 }
 
 /** Images in [0, 1] → one [n, H, W, 3] array in [-1, 1] (missing images are zeros). */
-function signedImages(images: readonly (RgbImage | undefined)[], side: number): HostArray {
+export function signedImages(images: readonly (RgbImage | undefined)[], side: number): HostArray {
   const n = side * side * 3;
   const out = new Float32Array(images.length * n);
   images.forEach((img, i) => {

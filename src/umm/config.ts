@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { LATEST_VOCAB_VERSION, VOCAB_CAPACITY } from "../data/tokenizer.ts";
+import { type OptimConfig, optimConfig } from "../engine/optim.ts";
 import { FlowConfigSchema } from "./families/flow.ts";
 
 export const BackboneConfigSchema = z
@@ -92,6 +93,21 @@ export const UmmConfigSchema = z
   .strict();
 
 export type UmmConfig = z.infer<typeof UmmConfigSchema>;
+export type UmmTrainConfig = z.infer<typeof UmmTrainSchema>;
+
+/** The optimiser of a unified-model training block (pretraining and post-training alike). */
+export function ummOptim(t: UmmTrainConfig): OptimConfig {
+  return optimConfig({
+    lr: t.lr,
+    totalSteps: t.steps,
+    warmupSteps: t.warmupSteps,
+    weightDecay: t.weightDecay,
+    minLrRatio: t.minLrRatio,
+    clipNorm: t.clipNorm,
+    emaDecay: t.emaDecay,
+    emaWarmup: true,
+  });
+}
 
 /**
  * What the task needs beyond the config, fixed when training starts and stored with the

@@ -14,7 +14,7 @@ import { type JaxArray, jit, numpy as np, tree } from "../engine/jax.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
 import type { RgbImage } from "../world/render.ts";
 import { type BackboneParams, backboneStates, textLogits } from "./backbone.ts";
-import { featureRows } from "./batch.ts";
+import { featureRows, signedImages } from "./batch.ts";
 import { type ResolvedUmmConfig, UmmConfigSchema } from "./config.ts";
 import type { Condition, GenerationFamily } from "./family.ts";
 import { backboneConfig, familyOf, loadUmmParams, type UmmParams } from "./model.ts";
@@ -112,15 +112,7 @@ export class UmmModel {
     const cond = await this.condition(rows, featureImages);
     const nullCond = await this.condition(rows.map(() => [NULL_PROMPT]));
     const side = this.imageSize;
-    let src: JaxArray | undefined;
-    if (source) {
-      const per = side * side * 3;
-      const data = new Float32Array(n * per);
-      source.forEach((im, i) => {
-        for (let j = 0; j < per; j++) data[i * per + j] = im.data[j] * 2 - 1;
-      });
-      src = np.array(data).reshape([n, side, side, 3]);
-    }
+    const src = source ? toDevice(signedImages(source, side)) : undefined;
     try {
       const x = await this.family.sample(this.params.family, cond, nullCond, {
         cfg: o.cfg ?? this.config.flow.cfg,

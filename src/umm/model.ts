@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCheckpoint } from "../engine/checkpoint.ts";
-import { type JaxArray, numpy as np } from "../engine/jax.ts";
+import type { JaxArray } from "../engine/jax.ts";
 import { crossEntropy } from "../engine/losses.ts";
 import { initMlp } from "../engine/nn/index.ts";
 import { jaxKey, splitKey } from "../engine/rng.ts";
@@ -161,13 +161,3 @@ function readsConditionProjector(dir: string): boolean {
 
 /** The module path workers import `ummTask` from. */
 export const UMM_TASK_MODULE = new URL("./model.ts", import.meta.url).href;
-
-/** Images in [0, 1] (the world's renders) → the families' [-1, 1]. */
-export function toSigned(x: JaxArray): JaxArray {
-  return x.mul(2).sub(1);
-}
-
-/** [-1, 1] → [0, 1], clipped. */
-export function toUnit(x: JaxArray): JaxArray {
-  return np.clip(x.add(1).mul(0.5), 0, 1);
-}
