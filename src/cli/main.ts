@@ -17,6 +17,7 @@ const USER_FACING = new Set([
   "SafetensorsError",
   "PromptError",
   "DemoError",
+  "ExperimentError",
 ]);
 
 /** Subcommand modules, loaded lazily so `reca --help` stays fast. */
@@ -35,6 +36,7 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   eval: () => import("./eval.ts"),
   align: () => import("./align.ts"),
   demo: () => import("./demo.ts"),
+  experiment: () => import("./experiment.ts"),
 };
 
 export async function buildProgram(registers: Register[]): Promise<Command> {

@@ -1,0 +1,164 @@
+/**
+ * `reca experiment run | table`: the paper's table as one resumable job list. `run` post-trains
+ * and evaluates every (row, seed) of a plan (src/experiment/), skipping what is done; `table`
+ * prints mean ± std per row in the paper's shape, as Markdown, and optionally JSON.
+ */
+import type { Command } from "commander";
+import { UserError } from "./config.ts";
+import { intOption } from "./options.ts";
+
+const DEFAULT_PLAN = "configs/experiments/paper.json";
+const DEFAULT_BASE = "checkpoints/base-flow";
+
+type RunOptions = {
+  plan: string;
+  from: string;
+  out: string;
+  rows?: string;
+  seeds?: string;
+  steps?: number;
+  n?: number;
+  limit?: number;
+  sampleSteps?: number;
+  gapSamples?: number;
+  suite?: string;
+  judge: string;
+  chunk?: number;
+  parallel?: "data" | "kernel";
+};
+
+type TableOptions = { out: string; plan?: string; markdown?: string; json?: string };
+
+const list = (s: string | undefined) =>
+  s
+    ?.split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+
+function parseSeeds(s: string | undefined): number[] | undefined {
+  const xs = list(s);
+  if (!xs) return undefined;
+  const seeds = xs.map(Number);
+  if (xs.length === 0 || seeds.some((x) => !Number.isInteger(x) || x < 0))
+    throw new UserError(`--seeds must be a comma-separated list of integers ≥ 0, got "${s}"`);
+  return seeds;
+}
+
+export function register(program: Command): void {
+  const exp = program
+    .command("experiment")
+    .description("run a table of post-training settings × seeds, and summarise it");
+
+  exp
+    .command("run")
+    .description("post-train and evaluate every row × seed of a plan (resumable)")
+    .option("--plan <file>", "experiment plan", DEFAULT_PLAN)
+    .option("--from <dir>", "the base model every row starts from", DEFAULT_BASE)
+    .requiredOption("--out <dir>", "experiment folder (stages/, rows/<row>/seed-<s>/result.json)")
+    .option("--rows <list>", "only these rows (comma-separated names)")
+    .option("--seeds <list>", "only these seeds (default: the plan's)")
+    .option("--steps <n>", "override every stage's steps (smoke runs)", intOption("steps", 1, 1e9))
+    .option("--suite <list>", "protocol: suites to evaluate (default: the plan's)")
+    .option("--n <n>", "protocol: images per item", intOption("n", 1, 64))
+    .option("--limit <n>", "protocol: first n items of each suite", intOption("limit", 1, 1e6))
+    .option("--sample-steps <n>", "protocol: sampler steps", intOption("sample-steps", 1, 1000))
+    .option(
+      "--gap-samples <n>",
+      "protocol: gap-probe samples per pair (0 = none)",
+      intOption("gap-samples", 0, 64),
+    )
+    .option("--judge <dir>", "judge checkpoint folder", "checkpoints/judge")
+    .option("--chunk <n>", "images per sampler call", intOption("chunk", 1, 4096))
+    .option("--parallel <mode>", "training: data (worker replicas, the default) or kernel")
+    .action(async (o: RunOptions) => {
+      const { existsSync } = await import("node:fs");
+      const { join } = await import("node:path");
+      if (o.parallel !== undefined && o.parallel !== "data" && o.parallel !== "kernel")
+        throw new UserError(`--parallel must be data or kernel, got "${o.parallel}"`);
+      if (!existsSync(join(o.from, "config.json")))
+        throw new UserError(`${o.from} is not a model directory (no config.json)`);
+      const { loadPlan, selectRows, EvalProtocolSchema } = await import("../experiment/plan.ts");
+      const { validateConfig } = await import("./config.ts");
+      const plan = loadPlan(o.plan);
+      const rows = selectRows(plan, list(o.rows));
+      const seeds = parseSeeds(o.seeds) ?? plan.seeds;
+      // Protocol overrides make a different protocol, recorded in every result.
+      plan.eval = validateConfig(
+        EvalProtocolSchema,
+        {
+          ...plan.eval,
+          ...(o.suite !== undefined && { suites: list(o.suite) }),
+          ...(o.n !== undefined && { perItem: o.n }),
+          ...(o.limit !== undefined && { limit: o.limit }),
+          ...(o.sampleSteps !== undefined && { sampleSteps: o.sampleSteps }),
+          ...(o.gapSamples !== undefined && { gapSamples: o.gapSamples }),
+        },
+        "protocol (plan + options)",
+      );
+      const { loadJudgeDetector } = await import("./bench.ts");
+      const detect = await loadJudgeDetector(o.judge);
+      const { progressFactory } = await import("./model-options.ts");
+      const { runExperiment } = await import("../experiment/run.ts");
+      const { buildTable, formatMarkdown } = await import("../experiment/table.ts");
+      const t0 = performance.now();
+      const results = await runExperiment({
+        plan,
+        from: o.from,
+        out: o.out,
+        rows,
+        seeds,
+        detect,
+        steps: o.steps,
+        parallelism: o.parallel,
+        chunk: o.chunk,
+        progress: await progressFactory(),
+      });
+      process.stdout.write(
+        `${formatMarkdown(
+          buildTable(
+            results,
+            plan.rows.map((r) => r.name),
+          ),
+        )}\n` +
+          `[${results.length} jobs, ${((performance.now() - t0) / 60000).toFixed(1)} min; ` +
+          `reca experiment table --out ${o.out}]\n`,
+      );
+    });
+
+  exp
+    .command("table")
+    .description("mean ± std per row over the finished seeds, shaped like the paper's table")
+    .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`")
+    .option("--plan <file>", `row order from this plan (default ${DEFAULT_PLAN} if present)`)
+    .option("--markdown <file>", "also write the Markdown table to FILE")
+    .option("--json <file>", "write the rows (mean, std, n per column) as JSON")
+    .action(async (o: TableOptions) => {
+      const { existsSync, readFileSync } = await import("node:fs");
+      const { atomicWriteFile } = await import("../engine/fsutil.ts");
+      const { writeJsonResult } = await import("./config.ts");
+      const { buildTable, formatMarkdown, readResults } = await import("../experiment/table.ts");
+      const results = readResults(o.out);
+      if (results.length === 0)
+        throw new UserError(`${o.out}: no finished jobs (rows/<row>/seed-<s>/result.json)`);
+      const planPath = o.plan ?? (existsSync(DEFAULT_PLAN) ? DEFAULT_PLAN : undefined);
+      let order: string[] = [];
+      if (planPath) {
+        try {
+          const raw = JSON.parse(readFileSync(planPath, "utf8")) as { rows?: { name: string }[] };
+          order = (raw.rows ?? []).map((r) => r.name);
+        } catch (e) {
+          throw new UserError(`cannot read plan ${planPath}: ${(e as Error).message}`);
+        }
+      }
+      let rows: ReturnType<typeof buildTable>;
+      try {
+        rows = buildTable(results, order);
+      } catch (e) {
+        throw new UserError((e as Error).message);
+      }
+      const md = formatMarkdown(rows);
+      if (o.markdown) atomicWriteFile(o.markdown, `${md}\n`);
+      if (o.json) writeJsonResult(o.json, rows);
+      process.stdout.write(`${md}\n`);
+    });
+}

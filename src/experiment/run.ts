@@ -1,0 +1,245 @@
+/**
+ * Running an experiment plan: every (row, seed) job post-trains its stage chain from the base
+ * model and evaluates the result under the plan's one protocol, writing
+ * `<out>/rows/<row>/seed-<s>/result.json` (atomically). Everything is resumable at two levels:
+ *
+ * - a job whose result.json exists with the same protocol is skipped;
+ * - a stage's checkpoint lives under `<out>/stages/<config>-<key>`, where the key hashes the
+ *   base model's path, every earlier stage and this stage's config with the job's seed. A stage
+ *   that two rows share (SFT alone, and SFT as the first half of SFT → RecA) trains once, and a
+ *   stage cut short resumes from its last checkpoint (bit-identical, src/train/loop.ts).
+ *
+ * Jobs run seed-major (all rows for seed 0, then seed 1, …) so a partial run already fills one
+ * complete column of the table. The seed is the training seed of every stage and the sampling
+ * seed of the evaluation; the base row varies only the latter. Train cost is reported in
+ * CPU-minutes: wall minutes × the worker threads that trained.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { type EvalResult, evalModel, type ProgressFactory } from "../bench/eval.ts";
+import { benchmarkExclusion } from "../bench/exclusion.ts";
+import type { SceneExclusion } from "../data/corpora.ts";
+import { type GapResult, gapProbe } from "../bench/gap.ts";
+import type { Detector } from "../bench/judge/types.ts";
+import { atomicWriteFile } from "../engine/fsutil.ts";
+import type { Parallelism } from "../engine/parallel/index.ts";
+import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
+import { loadUmm, readUmmConfig } from "../umm/infer.ts";
+import { type Provenance, provenance } from "../util/provenance.ts";
+import type { EvalProtocol, ExperimentPlan, ExperimentRow } from "./plan.ts";
+
+export class ExperimentError extends Error {
+  override name = "ExperimentError";
+}
+
+export type StageRecord = {
+  config: string;
+  dir: string;
+  steps: number;
+  wallSeconds: number;
+  threads: number;
+  cpuMinutes: number;
+};
+
+export type JobResult = {
+  row: string;
+  label: string;
+  seed: number;
+  from: string;
+  protocol: EvalProtocol;
+  stages: StageRecord[];
+  /** Sum of the stages' CPU-minutes (0 for the base row). */
+  trainCpuMinutes: number;
+  eval: EvalResult;
+  gap: GapResult["summary"] | null;
+  evalSeconds: number;
+  provenance: Provenance;
+  finishedAt: string;
+};
+
+export type ExperimentOptions = {
+  plan: ExperimentPlan;
+  /** The base model every row starts from. */
+  from: string;
+  out: string;
+  rows: readonly ExperimentRow[];
+  seeds: readonly number[];
+  detect: Detector;
+  /** Override every stage's step count (smoke runs; part of the stage key). */
+  steps?: number;
+  parallelism?: Parallelism;
+  chunk?: number;
+  /** Scenes kept out of the training pool (default: the benchmarks' own, as `reca align`). */
+  exclude?: SceneExclusion;
+  progress?: ProgressFactory;
+  quiet?: boolean;
+  log?: (line: string) => void;
+};
+
+export const jobDir = (out: string, row: string, seed: number) =>
+  join(out, "rows", row, `seed-${seed}`);
+
+const sameProtocol = (a: EvalProtocol, b: EvalProtocol) => JSON.stringify(a) === JSON.stringify(b);
+
+export function readJobResult(path: string): JobResult | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as JobResult;
+  } catch {
+    return null;
+  }
+}
+
+function stageKey(prev: string, cfg: PostTrainConfig): string {
+  return createHash("sha256").update(prev).update("\n").update(JSON.stringify(cfg)).digest("hex");
+}
+
+type TrainerState = { step: number; wallSeconds?: number };
+function trainerState(dir: string): TrainerState | null {
+  const p = join(dir, "trainer.json");
+  if (!existsSync(p)) return null;
+  return JSON.parse(readFileSync(p, "utf8")) as TrainerState;
+}
+
+/** Run (or resume) the plan's jobs; returns every job's result, fresh or read back. */
+export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> {
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const base = readUmmConfig(o.from);
+  const numCategories = base.data.numCategories;
+  const exclude = o.exclude ?? benchmarkExclusion(numCategories);
+  const pool = worldPool(numCategories, exclude);
+  const results: JobResult[] = [];
+  const total = o.rows.length * o.seeds.length;
+  let index = 0;
+  for (const seed of o.seeds) {
+    for (const row of o.rows) {
+      index++;
+      const dir = jobDir(o.out, row.name, seed);
+      const resultPath = join(dir, "result.json");
+      const done = readJobResult(resultPath);
+      if (done && sameProtocol(done.protocol, o.plan.eval)) {
+        log(`[${index}/${total}] ${row.name} seed ${seed}: done (${resultPath})`);
+        results.push(done);
+        continue;
+      }
+      if (done)
+        log(`[${index}/${total}] ${row.name} seed ${seed}: protocol changed, re-evaluating`);
+      log(`[${index}/${total}] ${row.name} seed ${seed}`);
+
+      // 1. The stage chain.
+      let model = o.from;
+      let key = `base:${resolve(o.from)}`;
+      const stages: StageRecord[] = [];
+      for (const stage of row.stages) {
+        const cfg: PostTrainConfig = structuredClone(stage.config);
+        cfg.train.seed = seed;
+        if (o.steps !== undefined) cfg.train.steps = o.steps;
+        key = stageKey(key, cfg);
+        const name = basename(stage.path).replace(/\.json$/, "");
+        const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
+        const state = trainerState(stageDir);
+        let threads = 0;
+        if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
+          log(`  stage ${name}: reusing ${stageDir}`);
+        } else {
+          log(`  stage ${name}: ${cfg.train.steps} steps → ${stageDir}`);
+          const r = await postTrain(cfg, {
+            from: model,
+            outDir: stageDir,
+            images: pool,
+            resume: true,
+            exclude,
+            parallelism: o.parallelism,
+            quiet: o.quiet,
+            label: `${row.name}/${name} s${seed}`,
+          });
+          if (r.status !== "done")
+            throw new ExperimentError(
+              `${row.name} seed ${seed}, stage ${name}: ${r.status}` +
+                (r.message ? ` (${r.message})` : "") +
+                `; the last good checkpoint is in ${stageDir}`,
+            );
+          threads = r.threads;
+        }
+        const after = trainerState(stageDir) ?? { step: cfg.train.steps };
+        const stagesMeta = readStageMeta(stageDir);
+        threads = threads || stagesMeta.threads;
+        writeStageMeta(stageDir, threads);
+        const wall = after.wallSeconds ?? 0;
+        stages.push({
+          config: stage.path,
+          dir: stageDir,
+          steps: after.step,
+          wallSeconds: wall,
+          threads,
+          cpuMinutes: (wall * threads) / 60,
+        });
+        model = stageDir;
+      }
+
+      // 2. The evaluation, under the plan's protocol.
+      const p = o.plan.eval;
+      const t0 = performance.now();
+      const m = loadUmm(model);
+      let evalResult: EvalResult;
+      let gap: JobResult["gap"] = null;
+      try {
+        evalResult = await evalModel(m, o.detect, {
+          suites: p.suites,
+          numCategories,
+          perItem: p.perItem ?? undefined,
+          limit: p.limit ?? undefined,
+          sampling: { seed, steps: p.sampleSteps ?? undefined, chunk: o.chunk },
+          progress: o.progress,
+        });
+        if (p.gapSamples > 0) {
+          const g = await gapProbe(m, o.detect, {
+            numCategories,
+            samples: p.gapSamples,
+            seed,
+            steps: p.sampleSteps ?? undefined,
+            chunk: o.chunk,
+          });
+          gap = g.summary;
+        }
+      } finally {
+        m.dispose();
+      }
+      const result: JobResult = {
+        row: row.name,
+        label: row.label,
+        seed,
+        from: o.from,
+        protocol: p,
+        stages,
+        trainCpuMinutes: stages.reduce((a, s) => a + s.cpuMinutes, 0),
+        eval: evalResult,
+        gap,
+        evalSeconds: (performance.now() - t0) / 1000,
+        provenance: provenance(),
+        finishedAt: new Date().toISOString(),
+      };
+      atomicWriteFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+      const ge = evalResult.geneval?.overall;
+      log(
+        `  ${row.name} seed ${seed}: ` +
+          (ge !== undefined ? `geneval ${ge.toFixed(3)}, ` : "") +
+          `eval ${result.evalSeconds.toFixed(0)} s → ${resultPath}`,
+      );
+      results.push(result);
+    }
+  }
+  return results;
+}
+
+/** Worker threads that trained a stage, kept beside its checkpoint for reruns that reuse it. */
+function readStageMeta(dir: string): { threads: number } {
+  const p = join(dir, "experiment-stage.json");
+  if (!existsSync(p)) return { threads: 0 };
+  return JSON.parse(readFileSync(p, "utf8")) as { threads: number };
+}
+function writeStageMeta(dir: string, threads: number): void {
+  if (threads > 0)
+    atomicWriteFile(join(dir, "experiment-stage.json"), `${JSON.stringify({ threads })}\n`);
+}

@@ -1,0 +1,123 @@
+/**
+ * The results table of an experiment (`reca experiment table`), shaped like the paper's: rows =
+ * settings, columns = GenEval's six tags and overall, DPG, edit (ImgEdit and GEdit scales), und
+ * — plus what the paper does not have: the gap probe on non-dominant colours and the training
+ * cost in CPU-minutes. Each cell is mean ± sample std over the seeds that finished, with n shown.
+ * Rows whose jobs were evaluated under different protocols are refused, never averaged.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { type JobResult, readJobResult } from "./run.ts";
+
+export type Column = {
+  key: string;
+  label: string;
+  digits: number;
+  get: (r: JobResult) => number | undefined;
+};
+
+const tag = (t: string) => (r: JobResult) =>
+  (r.eval.geneval?.tags as Record<string, number> | undefined)?.[t];
+
+export const TABLE_COLUMNS: readonly Column[] = [
+  { key: "single", label: "Single", digits: 2, get: tag("single_object") },
+  { key: "two", label: "Two", digits: 2, get: tag("two_object") },
+  { key: "count", label: "Count", digits: 2, get: tag("counting") },
+  { key: "colors", label: "Colors", digits: 2, get: tag("colors") },
+  { key: "position", label: "Position", digits: 2, get: tag("position") },
+  { key: "colorAttr", label: "ColorAttr", digits: 2, get: tag("color_attr") },
+  { key: "overall", label: "Overall", digits: 3, get: (r) => r.eval.geneval?.overall },
+  { key: "dpg", label: "DPG", digits: 1, get: (r) => r.eval.dpg?.overall },
+  {
+    key: "imgedit",
+    label: "ImgEdit",
+    digits: 2,
+    get: (r) => (r.eval.edit?.imgedit as { overall: number } | undefined)?.overall,
+  },
+  { key: "gedit", label: "GEdit", digits: 2, get: (r) => r.eval.edit?.overall },
+  {
+    key: "und",
+    label: "Und",
+    digits: 1,
+    get: (r) => (r.eval.und ? r.eval.und.overall * 100 : undefined),
+  },
+  {
+    key: "gapNonDominant",
+    label: "Gap (non-dom.)",
+    digits: 2,
+    get: (r) => r.gap?.nonDominant.gap,
+  },
+  { key: "cpuMinutes", label: "CPU-min", digits: 0, get: (r) => r.trainCpuMinutes },
+];
+
+export type Cell = { mean: number; std: number; n: number } | null;
+export type TableRow = { row: string; label: string; seeds: number[]; cells: Record<string, Cell> };
+
+export function meanStd(xs: readonly number[]): Cell {
+  if (xs.length === 0) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v =
+    xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : Number.NaN;
+  return { mean, std: Math.sqrt(v), n: xs.length };
+}
+
+/** Every result.json under `<out>/rows`, grouped by row (in `order` first, then by name). */
+export function readResults(out: string): JobResult[] {
+  const rowsDir = join(out, "rows");
+  if (!existsSync(rowsDir)) return [];
+  const results: JobResult[] = [];
+  for (const row of readdirSync(rowsDir).sort())
+    for (const s of readdirSync(join(rowsDir, row)).sort()) {
+      const r = readJobResult(join(rowsDir, row, s, "result.json"));
+      if (r) results.push(r);
+    }
+  return results;
+}
+
+export function buildTable(
+  results: readonly JobResult[],
+  order: readonly string[] = [],
+): TableRow[] {
+  const byRow = new Map<string, JobResult[]>();
+  for (const r of results) byRow.set(r.row, [...(byRow.get(r.row) ?? []), r]);
+  const names = [
+    ...order.filter((n) => byRow.has(n)),
+    ...[...byRow.keys()].filter((n) => !order.includes(n)).sort(),
+  ];
+  return names.map((name) => {
+    const rs = byRow.get(name)!.sort((a, b) => a.seed - b.seed);
+    const protocols = new Set(rs.map((r) => JSON.stringify(r.protocol)));
+    if (protocols.size > 1)
+      throw new Error(
+        `row ${name}: its seeds were evaluated under ${protocols.size} different protocols; ` +
+          "rerun `reca experiment run` with one plan so every seed matches",
+      );
+    const cells: Record<string, Cell> = {};
+    for (const c of TABLE_COLUMNS) {
+      const xs = rs.map(c.get).filter((x): x is number => x !== undefined && Number.isFinite(x));
+      cells[c.key] = meanStd(xs);
+    }
+    return { row: name, label: rs[0].label, seeds: rs.map((r) => r.seed), cells };
+  });
+}
+
+export function formatCell(c: Cell, digits: number): string {
+  if (!c) return "–";
+  const m = c.mean.toFixed(digits);
+  return c.n > 1 ? `${m} ± ${c.std.toFixed(digits)}` : m;
+}
+
+/** A Markdown table; columns with no value in any row are left out. */
+export function formatMarkdown(rows: readonly TableRow[]): string {
+  const cols = TABLE_COLUMNS.filter((c) => rows.some((r) => r.cells[c.key]));
+  const head = ["Setting", "n", ...cols.map((c) => c.label)];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${[r.label, String(r.seeds.length), ...cols.map((c) => formatCell(r.cells[c.key], c.digits))].join(" | ")} |`,
+    );
+  return lines.join("\n");
+}

@@ -1,0 +1,205 @@
+/**
+ * `reca experiment` on the tiny random model (test/helpers/tiny-umm.ts): three rows × two seeds
+ * with 2-step stages and a one-item protocol. Scores are noise; what is tested is the job
+ * bookkeeping — stage reuse across rows, skip-on-rerun, seeds as training seeds, the
+ * protocol recorded and enforced, and the table's arithmetic.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadJudge } from "../../src/bench/judge/index.ts";
+import type { Detector } from "../../src/bench/judge/types.ts";
+import { UserError } from "../../src/cli/config.ts";
+import { SceneExclusion } from "../../src/data/corpora.ts";
+import { loadPlan, parsePlan, selectRows } from "../../src/experiment/plan.ts";
+import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.ts";
+import { buildTable, formatMarkdown, meanStd, readResults } from "../../src/experiment/table.ts";
+import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "reca-exp-"));
+let tiny: TinyUmm;
+let detect: Detector;
+
+const stageConfig = (recon: number, t2i: number) => ({
+  mix: { recon, t2i },
+  train: { steps: 2, batch: 2, warmupSteps: 1, checkpointEvery: 1 },
+});
+
+function writePlan(): string {
+  const dir = join(tmp, "configs");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "reca.json"), JSON.stringify(stageConfig(1, 0)));
+  writeFileSync(join(dir, "sft.json"), JSON.stringify(stageConfig(0, 1)));
+  const plan = {
+    rows: [
+      { name: "base", label: "Base" },
+      { name: "reca", label: "RecA", stages: ["reca.json"] },
+      { name: "sft-reca", label: "SFT → RecA", stages: ["sft.json", "reca.json"] },
+    ],
+    seeds: [0, 1],
+    eval: { suites: ["geneval", "und"], perItem: 1, limit: 1, gapSamples: 0 },
+  };
+  const path = join(dir, "plan.json");
+  writeFileSync(path, JSON.stringify(plan));
+  return path;
+}
+
+beforeAll(async () => {
+  tiny = await writeTinyUmm(tmp, { numCategories: 2 });
+  detect = await loadJudge("checkpoints/judge");
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("experiment plans", () => {
+  it("resolves stages against the plan file and validates them up front", () => {
+    const plan = loadPlan(writePlan());
+    expect(plan.rows.map((r) => r.stages.length)).toEqual([0, 1, 2]);
+    expect(plan.rows[1].stages[0].config.mix).toEqual({ recon: 1, t2i: 0 });
+    expect(plan.eval).toMatchObject({ perItem: 1, limit: 1, sampleSteps: null, gapSamples: 0 });
+    expect(() =>
+      parsePlan({ rows: [{ name: "x", label: "X", stages: ["missing.json"] }] }, "p.json", tmp),
+    ).toThrow(/row x: cannot read stage config missing.json/);
+    expect(() =>
+      parsePlan(
+        {
+          rows: [
+            { name: "a", label: "A" },
+            { name: "a", label: "B" },
+          ],
+        },
+        "p.json",
+        tmp,
+      ),
+    ).toThrow(/duplicate row a/);
+    expect(() => parsePlan({ rows: [{ name: "Bad Name", label: "B" }] }, "p.json", tmp)).toThrow(
+      UserError,
+    );
+    expect(() => selectRows(plan, ["reca", "nope"])).toThrow(/unknown row\(s\) nope/);
+    expect(selectRows(plan, ["sft-reca", "base"]).map((r) => r.name)).toEqual(["base", "sft-reca"]);
+  });
+
+  it("the shipped paper plan loads with every stage config valid", () => {
+    const plan = loadPlan("configs/experiments/paper.json");
+    expect(plan.rows.map((r) => r.name)).toEqual([
+      "base",
+      "sft",
+      "reca",
+      "sft-reca",
+      "reca-vae",
+      "reca-full-resolution",
+      "reca-single-template",
+    ]);
+    expect(plan.seeds).toEqual([0, 1, 2]);
+  });
+});
+
+describe("reca experiment run", () => {
+  const out = join(tmp, "exp");
+  let first: JobResult[];
+
+  it("trains each stage once, evaluates every row × seed and records the protocol", async () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    const lines: string[] = [];
+    first = await runExperiment({
+      plan,
+      from: tiny.model,
+      out,
+      rows: plan.rows,
+      seeds: plan.seeds,
+      detect,
+      parallelism: "kernel",
+      chunk: 2,
+      quiet: true,
+      exclude: new SceneExclusion(),
+      log: (l) => lines.push(l),
+    });
+    expect(first.map((r) => `${r.row}/${r.seed}`)).toEqual([
+      "base/0",
+      "reca/0",
+      "sft-reca/0",
+      "base/1",
+      "reca/1",
+      "sft-reca/1",
+    ]);
+    // Stages: per seed one RecA-from-base, one SFT, one RecA-from-SFT — 3 × 2 seeds.
+    expect(readdirSync(join(out, "stages"))).toHaveLength(6);
+    // RecA from base and RecA from SFT are different stages even with the same config.
+    const reca0 = first[1].stages[0].dir;
+    const sftReca0 = first[2].stages[1].dir;
+    expect(reca0).not.toBe(sftReca0);
+    // Seeds are training seeds: seed 0 and seed 1 train different stage folders.
+    expect(first[4].stages[0].dir).not.toBe(reca0);
+    for (const r of first) {
+      expect(r.protocol).toMatchObject({ suites: ["geneval", "und"], perItem: 1, limit: 1 });
+      expect(r.eval.geneval).toMatchObject({ items: 1, perItem: 1, images: 1 });
+      expect(r.eval.und?.questions).toBeGreaterThan(0);
+      expect(r.gap).toBeNull();
+      expect(existsSync(join(jobDir(out, r.row, r.seed), "result.json"))).toBe(true);
+      if (r.row === "base") expect(r.trainCpuMinutes).toBe(0);
+      else {
+        expect(r.trainCpuMinutes).toBeGreaterThan(0);
+        for (const s of r.stages) expect(s.steps).toBe(2);
+      }
+    }
+    expect(lines.some((l) => /stage sft: 2 steps/.test(l))).toBe(true);
+  });
+
+  it("reruns skip finished jobs and reuse a shared stage", async () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    // A new row whose first stage is the SFT stage sft-reca already trained.
+    plan.rows.push({ name: "sft", label: "SFT", stages: [plan.rows[2].stages[0]] });
+    const lines: string[] = [];
+    const again = await runExperiment({
+      plan,
+      from: tiny.model,
+      out,
+      rows: plan.rows,
+      seeds: [0],
+      detect,
+      parallelism: "kernel",
+      chunk: 2,
+      quiet: true,
+      exclude: new SceneExclusion(),
+      log: (l) => lines.push(l),
+    });
+    expect(lines.filter((l) => /: done \(/.test(l))).toHaveLength(3);
+    expect(lines.some((l) => /stage sft: reusing/.test(l))).toBe(true);
+    expect(lines.some((l) => /steps →/.test(l))).toBe(false);
+    expect(again.find((r) => r.row === "sft")?.stages[0].dir).toBe(first[2].stages[0].dir);
+    expect(readdirSync(join(out, "stages"))).toHaveLength(6);
+  });
+
+  it("tabulates mean ± std per row and refuses mixed protocols", () => {
+    const results = readResults(out);
+    const rows = buildTable(results, ["base", "reca", "sft-reca"]);
+    expect(rows.map((r) => r.row)).toEqual(["base", "reca", "sft-reca", "sft"]);
+    const reca = rows[1];
+    expect(reca.seeds).toEqual([0, 1]);
+    const overall = results.filter((r) => r.row === "reca").map((r) => r.eval.geneval!.overall);
+    expect(reca.cells.overall).toEqual(meanStd(overall));
+    expect(reca.cells.dpg).toBeNull();
+    const md = formatMarkdown(rows);
+    const head = md.split("\n")[0];
+    expect(head.startsWith("| Setting | n | ")).toBe(true);
+    expect(head.indexOf("Overall")).toBeLessThan(head.indexOf("Und"));
+    expect(head.endsWith("| Und | CPU-min |")).toBe(true);
+    expect(md).toMatch(/\| SFT → RecA \| 2 \|/);
+    expect(md).not.toMatch(/DPG/);
+
+    const mixed = results.map((r) =>
+      r.row === "reca" && r.seed === 1 ? { ...r, protocol: { ...r.protocol, limit: 2 } } : r,
+    );
+    expect(() => buildTable(mixed)).toThrow(/row reca: .*2 different protocols/);
+  });
+});
+
+describe("meanStd", () => {
+  it("is the sample standard deviation, undefined for one value", () => {
+    expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1, n: 3 });
+    expect(Number.isNaN(meanStd([5])!.std)).toBe(true);
+    expect(meanStd([])).toBeNull();
+  });
+});
