@@ -1,0 +1,92 @@
+/**
+ * Sampling throughput of a unified model (a benchmark, never a test): text→image at a fixed
+ * batch (default 16, the suites' chunk) with the model's own sampler steps and guidance. The
+ * first call (jit tracing and compiling) is timed apart; then `--calls` batches are timed.
+ *
+ *   npx tsx bench/sampling.ts --model checkpoints/base-flow [--batch 16] [--calls 4]
+ *     [--steps N] [--json FILE]
+ */
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { atomicWriteFile } from "../src/engine/fsutil.ts";
+import { initEngine } from "../src/engine/jax.ts";
+import { generateMany } from "../src/sample/batched.ts";
+import { loadUmm } from "../src/umm/infer.ts";
+import { worldCategories } from "../src/world/vocab.ts";
+import { cpuSnapshot, otherLoad } from "./util.ts";
+
+const HELP = `Usage: npx tsx bench/sampling.ts --model DIR [options]
+
+Times text→image sampling (images/s) at a fixed batch size.
+
+Options:
+  --model DIR    unified model checkpoint (required)
+  --batch N      images per sampler call (default 16)
+  --calls N      timed calls after the compiling one (default 4)
+  --steps N      sampler steps (default: the model's)
+  --json FILE    also write the numbers as JSON
+  -h, --help     this text
+`;
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    batch: { type: "string", default: "16" },
+    calls: { type: "string", default: "4" },
+    steps: { type: "string" },
+    json: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help || !values.model) {
+  process.stdout.write(HELP);
+  process.exit(values.help ? 0 : 2);
+}
+const batch = Number(values.batch);
+const calls = Number(values.calls);
+const steps = values.steps === undefined ? undefined : Number(values.steps);
+for (const [k, v] of [
+  ["batch", batch],
+  ["calls", calls],
+  ["steps", steps ?? 1],
+] as const)
+  if (!Number.isInteger(v) || v < 1) {
+    process.stderr.write(`--${k} must be a positive integer\n`);
+    process.exit(2);
+  }
+
+await initEngine();
+const model = loadUmm(values.model);
+const cats = worldCategories(model.config.data.numCategories);
+const prompts = Array.from({ length: batch }, (_, i) => `a photo of a ${cats[i % cats.length]}`);
+const before = cpuSnapshot();
+let t = performance.now();
+await generateMany(model, prompts, { chunk: batch, steps, seed: 0 });
+const firstSeconds = (performance.now() - t) / 1000;
+const times: number[] = [];
+for (let c = 1; c <= calls; c++) {
+  t = performance.now();
+  await generateMany(model, prompts, { chunk: batch, steps, seed: c });
+  times.push((performance.now() - t) / 1000);
+}
+const load = otherLoad(before, cpuSnapshot());
+model.dispose();
+const mean = times.reduce((a, b) => a + b, 0) / times.length;
+const result = {
+  model: values.model,
+  batch,
+  steps: steps ?? model.config.flow.sampleSteps,
+  cfg: model.config.flow.cfg,
+  firstCallSeconds: firstSeconds,
+  callSeconds: times,
+  imagesPerSecond: batch / mean,
+  secondsPerImage: mean / batch,
+  cores: os.availableParallelism(),
+  otherLoad: load,
+};
+process.stdout.write(
+  `${values.model}: ${result.imagesPerSecond.toFixed(2)} images/s at batch ${batch} ` +
+    `(${result.steps} steps, cfg ${result.cfg}; ${mean.toFixed(1)} s per call, first call ` +
+    `${firstSeconds.toFixed(1)} s; ${result.cores} cores)\n`,
+);
+if (values.json) atomicWriteFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
