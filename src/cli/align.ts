@@ -43,9 +43,7 @@ export function register(program: Command): void {
     .action(async (o: AlignCliOptions) => {
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
-      const { loadConfig, validateConfig, writeJsonResult, UserError } = await import(
-        "./config.ts"
-      );
+      const { loadTrainConfig, writeJsonResult, UserError } = await import("./config.ts");
       if (o.pool !== undefined && o.pool !== "world")
         throw new UserError(`--pool must be "world" (or use --images DIR), got "${o.pool}"`);
       if (o.pool !== undefined && o.images !== undefined)
@@ -57,12 +55,7 @@ export function register(program: Command): void {
       const { PostTrainConfigSchema, postTrain, worldPool, folderSource } = await import(
         "../train/reca.ts"
       );
-      const path = o.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const pt = path
-        ? loadConfig(PostTrainConfigSchema, path)
-        : validateConfig(PostTrainConfigSchema, {}, "defaults");
-      if (o.steps !== undefined) pt.train.steps = o.steps;
-      if (o.seed !== undefined) pt.train.seed = o.seed;
+      const { config: pt, path } = loadTrainConfig(PostTrainConfigSchema, o, DEFAULT_CONFIG);
       const { readUmmConfig } = await import("../umm/infer.ts");
       const base = readUmmConfig(o.from);
       const { benchmarkExclusion } = await import("../bench/exclusion.ts");

@@ -43,3 +43,20 @@ export function loadConfig<S extends z.ZodType>(schema: S, path: string): z.infe
 export function writeJsonResult(path: string, value: unknown): void {
   atomicWriteFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * A training command's config: `--config FILE`, else `defaultPath` when it exists (commands run
+ * from the repository root), else the schema's defaults; then `--steps`/`--seed` override
+ * `train.steps`/`train.seed`. `path` is what was read (undefined = defaults).
+ */
+export function loadTrainConfig<S extends z.ZodType<{ train: { steps: number; seed: number } }>>(
+  schema: S,
+  o: { config?: string; steps?: number; seed?: number },
+  defaultPath: string,
+): { config: z.infer<S>; path: string | undefined } {
+  const path = o.config ?? (existsSync(defaultPath) ? defaultPath : undefined);
+  const config = path ? loadConfig(schema, path) : validateConfig(schema, {}, "defaults");
+  if (o.steps !== undefined) config.train.steps = o.steps;
+  if (o.seed !== undefined) config.train.seed = o.seed;
+  return { config, path };
+}

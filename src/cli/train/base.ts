@@ -19,16 +19,9 @@ export function register(train: Command): void {
     .option("--no-sheets", "skip the sample sheet at each checkpoint")
     .action(async (o: TrainCliOptions & { encoder?: string; sheets: boolean }) => {
       const { existsSync } = await import("node:fs");
-      const { loadConfig, validateConfig, writeJsonResult, UserError } = await import(
-        "../config.ts"
-      );
+      const { loadTrainConfig, writeJsonResult, UserError } = await import("../config.ts");
       const { UmmConfigSchema } = await import("../../umm/config.ts");
-      const path = o.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const cfg = path
-        ? loadConfig(UmmConfigSchema, path)
-        : validateConfig(UmmConfigSchema, {}, "defaults");
-      if (o.steps !== undefined) cfg.train.steps = o.steps;
-      if (o.seed !== undefined) cfg.train.seed = o.seed;
+      const { config: cfg } = loadTrainConfig(UmmConfigSchema, o, DEFAULT_CONFIG);
       if (o.encoder !== undefined) cfg.encoder = o.encoder;
       if (!existsSync(cfg.encoder))
         throw new UserError(

@@ -17,15 +17,9 @@ export function register(train: Command): void {
   )
     .option("--ship <dir>", "after a finished run, copy params + config (no optimizer) here")
     .action(async (o: TrainCliOptions & { ship?: string }) => {
-      const { existsSync } = await import("node:fs");
-      const { loadConfig, validateConfig, writeJsonResult } = await import("../config.ts");
+      const { loadTrainConfig, writeJsonResult } = await import("../config.ts");
       const { EncoderConfigSchema } = await import("../../encoders/understanding-config.ts");
-      const path = o.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const cfg = path
-        ? loadConfig(EncoderConfigSchema, path)
-        : validateConfig(EncoderConfigSchema, {}, "defaults");
-      if (o.steps !== undefined) cfg.train.steps = o.steps;
-      if (o.seed !== undefined) cfg.train.seed = o.seed;
+      const { config: cfg } = loadTrainConfig(EncoderConfigSchema, o, DEFAULT_CONFIG);
       const { benchmarkExclusion } = await import("../../bench/exclusion.ts");
       const { shipEncoder, trainUnderstandingEncoder } = await import(
         "../../encoders/understanding-train.ts"
