@@ -12,7 +12,7 @@ import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
 import { UserError } from "../../src/cli/config.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
-import { loadPlan, parsePlan, selectRows } from "../../src/experiment/plan.ts";
+import { type ExperimentPlan, loadPlan, parsePlan, selectRows } from "../../src/experiment/plan.ts";
 import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.ts";
 import { buildTable, formatMarkdown, meanStd, readResults } from "../../src/experiment/table.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
@@ -99,16 +99,14 @@ describe("experiment plans", () => {
 describe("reca experiment run", () => {
   const out = join(tmp, "exp");
   let first: JobResult[];
-
-  it("trains each stage once, evaluates every row × seed and records the protocol", async () => {
-    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+  const run = async (plan: ExperimentPlan, seeds: number[]) => {
     const lines: string[] = [];
-    first = await runExperiment({
+    const results = await runExperiment({
       plan,
       from: tiny.model,
       out,
       rows: plan.rows,
-      seeds: plan.seeds,
+      seeds,
       detect,
       parallelism: "kernel",
       chunk: 2,
@@ -116,6 +114,13 @@ describe("reca experiment run", () => {
       exclude: new SceneExclusion(),
       log: (l) => lines.push(l),
     });
+    return { results, lines };
+  };
+
+  it("trains each stage once, evaluates every row × seed and records the protocol", async () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    const { results, lines } = await run(plan, plan.seeds);
+    first = results;
     expect(first.map((r) => `${r.row}/${r.seed}`)).toEqual([
       "base/0",
       "reca/0",
@@ -151,20 +156,7 @@ describe("reca experiment run", () => {
     const plan = loadPlan(join(tmp, "configs", "plan.json"));
     // A new row whose first stage is the SFT stage sft-reca already trained.
     plan.rows.push({ name: "sft", label: "SFT", stages: [plan.rows[2].stages[0]] });
-    const lines: string[] = [];
-    const again = await runExperiment({
-      plan,
-      from: tiny.model,
-      out,
-      rows: plan.rows,
-      seeds: [0],
-      detect,
-      parallelism: "kernel",
-      chunk: 2,
-      quiet: true,
-      exclude: new SceneExclusion(),
-      log: (l) => lines.push(l),
-    });
+    const { results: again, lines } = await run(plan, [0]);
     expect(lines.filter((l) => /: done \(/.test(l))).toHaveLength(3);
     expect(lines.some((l) => /stage sft: reusing/.test(l))).toBe(true);
     expect(lines.some((l) => /steps →/.test(l))).toBe(false);
