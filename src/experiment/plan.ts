@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { EVAL_SUITES } from "../bench/eval.ts";
+import { EVAL_SUITES, type ImageSuiteName } from "../bench/eval.ts";
 import { UserError, validateConfig } from "../cli/config.ts";
 import { type PostTrainConfig, PostTrainConfigSchema } from "../train/reca.ts";
 
@@ -31,8 +31,23 @@ export const EvalProtocolSchema = z
       .array(z.enum(EVAL_SUITES))
       .min(1)
       .default([...EVAL_SUITES]),
-    /** Images per item; null = each suite's documented default (4 for geneval/dpg, 1 for edit). */
-    perItem: z.number().int().min(1).nullable().default(null),
+    /**
+     * Images per item: one number for every image suite, or per suite ({"geneval": 2}); a suite
+     * not named (or null) keeps its documented default (4 for geneval/dpg, 1 for edit).
+     */
+    perItem: z
+      .union([
+        z.number().int().min(1),
+        z
+          .object({
+            geneval: z.number().int().min(1).optional(),
+            dpg: z.number().int().min(1).optional(),
+            edit: z.number().int().min(1).optional(),
+          })
+          .strict(),
+      ])
+      .nullable()
+      .default(null),
     /** Only the first n items of each suite; null = the whole default set. */
     limit: z.number().int().min(1).nullable().default(null),
     /** Sampler steps; null = the model's own. */
@@ -65,6 +80,12 @@ export const ExperimentPlanSchema = z
   });
 
 export type EvalProtocol = z.infer<typeof EvalProtocolSchema>;
+
+/** The protocol's images per item for one image suite (undefined = the suite's default). */
+export function perItemFor(p: EvalProtocol, suite: ImageSuiteName): number | undefined {
+  if (p.perItem === null) return undefined;
+  return typeof p.perItem === "number" ? p.perItem : p.perItem[suite];
+}
 export type ExperimentStage = { path: string; config: PostTrainConfig };
 export type ExperimentRow = { name: string; label: string; stages: ExperimentStage[] };
 export type ExperimentPlan = {

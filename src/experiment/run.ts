@@ -27,7 +27,7 @@ import type { Parallelism } from "../engine/parallel/index.ts";
 import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
 import { loadUmm, readUmmConfig } from "../umm/infer.ts";
 import { type Provenance, provenance } from "../util/provenance.ts";
-import type { EvalProtocol, ExperimentPlan, ExperimentRow } from "./plan.ts";
+import { type EvalProtocol, type ExperimentPlan, type ExperimentRow, perItemFor } from "./plan.ts";
 
 export class ExperimentError extends Error {
   override name = "ExperimentError";
@@ -185,14 +185,19 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
       let evalResult: EvalResult;
       let gap: JobResult["gap"] = null;
       try {
-        evalResult = await evalModel(m, o.detect, {
-          suites: p.suites,
-          numCategories,
-          perItem: p.perItem ?? undefined,
-          limit: p.limit ?? undefined,
-          sampling: { seed, steps: p.sampleSteps ?? undefined, chunk: o.chunk },
-          progress: o.progress,
-        });
+        evalResult = {};
+        // One suite at a time: the protocol may set images per item per suite.
+        for (const suite of p.suites) {
+          const r = await evalModel(m, o.detect, {
+            suites: [suite],
+            numCategories,
+            perItem: suite === "und" ? undefined : perItemFor(p, suite),
+            limit: p.limit ?? undefined,
+            sampling: { seed, steps: p.sampleSteps ?? undefined, chunk: o.chunk },
+            progress: o.progress,
+          });
+          Object.assign(evalResult, r);
+        }
         if (p.gapSamples > 0) {
           const g = await gapProbe(m, o.detect, {
             numCategories,

@@ -12,7 +12,13 @@ import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
 import { UserError } from "../../src/cli/config.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
-import { type ExperimentPlan, loadPlan, parsePlan, selectRows } from "../../src/experiment/plan.ts";
+import {
+  type ExperimentPlan,
+  loadPlan,
+  parsePlan,
+  perItemFor,
+  selectRows,
+} from "../../src/experiment/plan.ts";
 import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.ts";
 import { buildTable, formatMarkdown, meanStd, readResults } from "../../src/experiment/table.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
@@ -38,7 +44,7 @@ function writePlan(): string {
       { name: "sft-reca", label: "SFT → RecA", stages: ["sft.json", "reca.json"] },
     ],
     seeds: [0, 1],
-    eval: { suites: ["geneval", "und"], perItem: 1, limit: 1, gapSamples: 0 },
+    eval: { suites: ["geneval", "und"], perItem: { geneval: 1 }, limit: 1, gapSamples: 0 },
   };
   const path = join(dir, "plan.json");
   writeFileSync(path, JSON.stringify(plan));
@@ -58,7 +64,10 @@ describe("experiment plans", () => {
     const plan = loadPlan(writePlan());
     expect(plan.rows.map((r) => r.stages.length)).toEqual([0, 1, 2]);
     expect(plan.rows[1].stages[0].config.mix).toEqual({ recon: 1, t2i: 0 });
-    expect(plan.eval).toMatchObject({ perItem: 1, limit: 1, sampleSteps: null, gapSamples: 0 });
+    expect(plan.eval).toMatchObject({ limit: 1, sampleSteps: null, gapSamples: 0 });
+    expect(perItemFor(plan.eval, "geneval")).toBe(1);
+    expect(perItemFor(plan.eval, "dpg")).toBeUndefined();
+    expect(perItemFor({ ...plan.eval, perItem: 3 }, "edit")).toBe(3);
     expect(() =>
       parsePlan({ rows: [{ name: "x", label: "X", stages: ["missing.json"] }] }, "p.json", tmp),
     ).toThrow(/row x: cannot read stage config missing.json/);
@@ -138,7 +147,7 @@ describe("reca experiment run", () => {
     // Seeds are training seeds: seed 0 and seed 1 train different stage folders.
     expect(first[4].stages[0].dir).not.toBe(reca0);
     for (const r of first) {
-      expect(r.protocol).toMatchObject({ suites: ["geneval", "und"], perItem: 1, limit: 1 });
+      expect(r.protocol).toMatchObject({ suites: ["geneval", "und"], limit: 1 });
       expect(r.eval.geneval).toMatchObject({ items: 1, perItem: 1, images: 1 });
       expect(r.eval.und?.questions).toBeGreaterThan(0);
       expect(r.gap).toBeNull();
