@@ -99,7 +99,7 @@ export function register(program: Command): void {
       const detect = await loadJudgeDetector(o.judge);
       const { progressFactory } = await import("./model-options.ts");
       const { runExperiment } = await import("../experiment/run.ts");
-      const { buildTable, formatMarkdown } = await import("../experiment/table.ts");
+      const { buildTable, compareToBase, formatMarkdown } = await import("../experiment/table.ts");
       const t0 = performance.now();
       const results = await runExperiment({
         plan,
@@ -113,13 +113,12 @@ export function register(program: Command): void {
         chunk: o.chunk,
         progress: await progressFactory(),
       });
+      const table = buildTable(
+        results,
+        plan.rows.map((r) => r.name),
+      );
       process.stdout.write(
-        `${formatMarkdown(
-          buildTable(
-            results,
-            plan.rows.map((r) => r.name),
-          ),
-        )}\n` +
+        `${formatMarkdown(table)}\n\n${compareToBase(table).join("\n")}\n` +
           `[${results.length} jobs, ${((performance.now() - t0) / 60000).toFixed(1)} min; ` +
           `reca experiment table --out ${o.out}]\n`,
       );
@@ -136,7 +135,9 @@ export function register(program: Command): void {
       const { existsSync, readFileSync } = await import("node:fs");
       const { atomicWriteFile } = await import("../engine/fsutil.ts");
       const { writeJsonResult } = await import("./config.ts");
-      const { buildTable, formatMarkdown, readResults } = await import("../experiment/table.ts");
+      const { buildTable, compareToBase, formatMarkdown, readResults } = await import(
+        "../experiment/table.ts"
+      );
       const results = readResults(o.out);
       if (results.length === 0)
         throw new UserError(`${o.out}: no finished jobs (rows/<row>/seed-<s>/result.json)`);
@@ -156,7 +157,7 @@ export function register(program: Command): void {
       } catch (e) {
         throw new UserError((e as Error).message);
       }
-      const md = formatMarkdown(rows);
+      const md = `${formatMarkdown(rows)}\n\n${compareToBase(rows).join("\n")}`;
       if (o.markdown) atomicWriteFile(o.markdown, `${md}\n`);
       if (o.json) writeJsonResult(o.json, rows);
       process.stdout.write(`${md}\n`);

@@ -121,3 +121,31 @@ export function formatMarkdown(rows: readonly TableRow[]): string {
     );
   return lines.join("\n");
 }
+
+/**
+ * Each row against the base row: the change in GenEval overall and in und (points), with the
+ * issue's rule that post-training must not cost understanding more than 1 point flagged.
+ */
+export function compareToBase(rows: readonly TableRow[], base = "base"): string[] {
+  const b = rows.find((r) => r.row === base);
+  if (!b) return [];
+  const d = (r: TableRow, k: string) => {
+    const x = r.cells[k];
+    const y = b.cells[k];
+    return x && y ? x.mean - y.mean : undefined;
+  };
+  const sign = (x: number, digits: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(digits)}`;
+  return rows
+    .filter((r) => r !== b)
+    .map((r) => {
+      const overall = d(r, "overall");
+      const und = d(r, "und");
+      const parts = [
+        overall === undefined ? null : `GenEval ${sign(overall, 3)}`,
+        und === undefined
+          ? null
+          : `und ${sign(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,
+      ].filter((x) => x !== null);
+      return `${r.label} vs ${b.label}: ${parts.join(", ") || "no shared columns"}`;
+    });
+}

@@ -20,7 +20,13 @@ import {
   selectRows,
 } from "../../src/experiment/plan.ts";
 import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.ts";
-import { buildTable, formatMarkdown, meanStd, readResults } from "../../src/experiment/table.ts";
+import {
+  buildTable,
+  compareToBase,
+  formatMarkdown,
+  meanStd,
+  readResults,
+} from "../../src/experiment/table.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "reca-exp-"));
@@ -189,6 +195,20 @@ describe("reca experiment run", () => {
     expect(head.endsWith("| Und | CPU-min |")).toBe(true);
     expect(md).toMatch(/\| SFT → RecA \| 2 \|/);
     expect(md).not.toMatch(/DPG/);
+
+    const notes = compareToBase(rows);
+    expect(notes).toHaveLength(3);
+    const dOverall = rows[1].cells.overall!.mean - rows[0].cells.overall!.mean;
+    expect(notes[0]).toContain(`RecA vs Base: GenEval ${dOverall >= 0 ? "+" : "−"}`);
+    expect(notes[0]).toContain(Math.abs(dOverall).toFixed(3));
+    const fake = (und: number) => ({ mean: und, std: 0, n: 1 });
+    const flagged = compareToBase([
+      { ...rows[0], cells: { und: fake(90) } },
+      { ...rows[1], cells: { und: fake(88.5) } },
+      { ...rows[2], cells: { und: fake(89.5) } },
+    ]);
+    expect(flagged[0]).toBe("RecA vs Base: und −1.5 points (drops > 1 point)");
+    expect(flagged[1]).toBe("SFT → RecA vs Base: und −0.5 points");
 
     const mixed = results.map((r) =>
       r.row === "reca" && r.seed === 1 ? { ...r, protocol: { ...r.protocol, limit: 2 } } : r,
