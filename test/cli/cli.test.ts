@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { loadConfig } from "../../src/cli/config.ts";
+import { loadConfig, loadTrainConfig } from "../../src/cli/config.ts";
 import { saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { initEngine, numpy as np } from "../../src/engine/jax.ts";
 
@@ -68,5 +68,35 @@ describe("reca CLI", () => {
     writeFileSync(path, "{ not json");
     expect(() => loadConfig(schema, path)).toThrow(/not valid JSON/);
     expect(() => loadConfig(schema, join(dir, "missing.json"))).toThrow(/not found/);
+  });
+
+  it("training configs: --config, else the default file, else defaults; then --steps/--seed", () => {
+    const schema = z
+      .object({
+        train: z
+          .object({ steps: z.number().int().default(5), seed: z.number().int().default(0) })
+          .prefault({}),
+      })
+      .strict();
+    const dir = tmp();
+    const file = join(dir, "c.json");
+    const fallback = join(dir, "default.json");
+    writeFileSync(file, JSON.stringify({ train: { steps: 10, seed: 3 } }));
+    writeFileSync(fallback, JSON.stringify({ train: { steps: 20 } }));
+    expect(loadTrainConfig(schema, { config: file }, fallback)).toEqual({
+      config: { train: { steps: 10, seed: 3 } },
+      path: file,
+    });
+    expect(loadTrainConfig(schema, { steps: 7, seed: 1 }, fallback)).toEqual({
+      config: { train: { steps: 7, seed: 1 } },
+      path: fallback,
+    });
+    expect(loadTrainConfig(schema, {}, join(dir, "none.json"))).toEqual({
+      config: { train: { steps: 5, seed: 0 } },
+      path: undefined,
+    });
+    expect(() => loadTrainConfig(schema, { config: join(dir, "x.json") }, fallback)).toThrow(
+      /not found/,
+    );
   });
 });
