@@ -24,6 +24,7 @@ import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
+import type { TrainerState } from "../train/loop.ts";
 import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
 import { loadUmm, readUmmConfig } from "../umm/infer.ts";
 import { type Provenance, provenance } from "../util/provenance.ts";
@@ -95,7 +96,6 @@ function stageKey(prev: string, cfg: PostTrainConfig): string {
   return createHash("sha256").update(prev).update("\n").update(JSON.stringify(cfg)).digest("hex");
 }
 
-type TrainerState = { step: number; wallSeconds?: number };
 function trainerState(dir: string): TrainerState | null {
   const p = join(dir, "trainer.json");
   if (!existsSync(p)) return null;
@@ -139,7 +139,6 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         const name = basename(stage.path).replace(/\.json$/, "");
         const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
         const state = trainerState(stageDir);
-        let threads = 0;
         if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
           log(`  stage ${name}: reusing ${stageDir}`);
         } else {
@@ -160,13 +159,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
                 (r.message ? ` (${r.message})` : "") +
                 `; the last good checkpoint is in ${stageDir}`,
             );
-          threads = r.threads;
         }
-        const after = trainerState(stageDir) ?? { step: cfg.train.steps };
-        const stagesMeta = readStageMeta(stageDir);
-        threads = threads || stagesMeta.threads;
-        writeStageMeta(stageDir, threads);
-        const wall = after.wallSeconds ?? 0;
+        const after = trainerState(stageDir);
+        if (!after) throw new ExperimentError(`${stageDir}: no trainer.json after training`);
+        const wall = after.wallSeconds;
+        const threads = after.threads ?? 0;
         stages.push({
           config: stage.path,
           dir: stageDir,
@@ -236,15 +233,4 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
     }
   }
   return results;
-}
-
-/** Worker threads that trained a stage, kept beside its checkpoint for reruns that reuse it. */
-function readStageMeta(dir: string): { threads: number } {
-  const p = join(dir, "experiment-stage.json");
-  if (!existsSync(p)) return { threads: 0 };
-  return JSON.parse(readFileSync(p, "utf8")) as { threads: number };
-}
-function writeStageMeta(dir: string, threads: number): void {
-  if (threads > 0)
-    atomicWriteFile(join(dir, "experiment-stage.json"), `${JSON.stringify({ threads })}\n`);
 }

@@ -23,6 +23,8 @@ export type TrainerState = {
   rng: RngState;
   seed: number;
   runner: Runner["kind"];
+  /** Threads that computed the steps (absent in checkpoints written before it was recorded). */
+  threads?: number;
   wallSeconds: number;
 };
 
@@ -131,6 +133,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       rng: rng.state(),
       seed: o.seed,
       runner: o.runner.kind,
+      threads: o.runner.threads,
       wallSeconds: wall(),
     };
     await saveHostCheckpoint(o.outDir, {

@@ -64,6 +64,7 @@ describe("training loop", () => {
     expect(lines[29].loss).toBeLessThan(lines[0].loss);
     const ck = loadHostCheckpoint<unknown, TrainerState>(dir);
     expect(ck.trainer?.step).toBe(30);
+    expect(ck.trainer?.threads).toBe(o.runner.threads);
     expect(ck.config).toEqual(tc);
     await o.runner.dispose();
   });
