@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { EVAL_SUITES, type ImageSuiteName } from "../bench/eval.ts";
-import { UserError, validateConfig } from "../cli/config.ts";
+import { loadConfig, UserError, validateConfig } from "../cli/config.ts";
 import { type PostTrainConfig, PostTrainConfigSchema } from "../train/reca.ts";
 
 const RowSchema = z
@@ -103,15 +103,11 @@ export function parsePlan(raw: unknown, where: string, baseDir: string): Experim
     label: r.label,
     stages: r.stages.map((s) => {
       const path = resolve(baseDir, s);
-      let json: unknown;
       try {
-        json = JSON.parse(readFileSync(path, "utf8"));
+        return { path, config: loadConfig(PostTrainConfigSchema, path) };
       } catch (e) {
-        throw new UserError(
-          `${where}: row ${r.name}: cannot read stage config ${s} (${(e as Error).message})`,
-        );
+        throw new UserError(`${where}: row ${r.name}: ${(e as Error).message}`);
       }
-      return { path, config: validateConfig(PostTrainConfigSchema, json, path) };
     }),
   }));
   return { path: where, rows, seeds: p.seeds, eval: p.eval };

@@ -76,7 +76,7 @@ describe("experiment plans", () => {
     expect(perItemFor({ ...plan.eval, perItem: 3 }, "edit")).toBe(3);
     expect(() =>
       parsePlan({ rows: [{ name: "x", label: "X", stages: ["missing.json"] }] }, "p.json", tmp),
-    ).toThrow(/row x: cannot read stage config missing.json/);
+    ).toThrow(/row x: config file not found: .*missing\.json/);
     expect(() =>
       parsePlan(
         {

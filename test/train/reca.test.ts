@@ -37,6 +37,18 @@ const tmp = mkdtempSync(join(tmpdir(), "reca-align-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let tiny: { model: string; encoder: string };
 
+/** `n` world renders as ok-<i>.png in a new folder `<tmp>/<name>`. */
+function worldPngFolder(name: string, label: string, seed: number, n: number): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const rng = WorldRng.fromParts(label, seed);
+  for (let i = 0; i < n; i++) {
+    const scene = sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" });
+    writeFileSync(join(dir, `ok-${i}.png`), encodePng(renderImage(scene, { size: 32 })));
+  }
+  return dir;
+}
+
 beforeAll(async () => {
   await initEngine();
   tiny = await writeTinyUmm(join(tmp, "tiny"));
@@ -222,13 +234,7 @@ describe("RecA training", () => {
   });
 
   it("aligns on an image folder with broken files and reports them", async () => {
-    const dir = join(tmp, "folder");
-    mkdirSync(dir);
-    const rng = WorldRng.fromParts("t/folder", 1);
-    for (let i = 0; i < 3; i++) {
-      const scene = sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" });
-      writeFileSync(join(dir, `ok-${i}.png`), encodePng(renderImage(scene, { size: 32 })));
-    }
+    const dir = worldPngFolder("folder", "t/folder", 1, 3);
     writeFileSync(join(dir, "broken.png"), Buffer.from("not a png at all"));
     writeFileSync(join(dir, "notes.txt"), "hello");
     const src = await folderSource(dir, 32);
@@ -263,19 +269,17 @@ describe("RecA training", () => {
   });
 
   it("reca align runs from the command line on a folder and lists the skipped files", () => {
-    const dir = join(tmp, "cli-folder");
-    mkdirSync(dir);
-    const rng = WorldRng.fromParts("t/cli", 2);
-    for (let i = 0; i < 2; i++) {
-      const scene = sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" });
-      writeFileSync(join(dir, `ok-${i}.png`), encodePng(renderImage(scene, { size: 32 })));
-    }
+    const dir = worldPngFolder("cli-folder", "t/cli", 2, 2);
     writeFileSync(
       join(dir, "truncated.png"),
       encodePng(
-        renderImage(sampleScene(rng, { categories: worldCategories(6), colorPrior: "uniform" }), {
-          size: 32,
-        }),
+        renderImage(
+          sampleScene(WorldRng.fromParts("t/cli-truncated", 0), {
+            categories: worldCategories(6),
+            colorPrior: "uniform",
+          }),
+          { size: 32 },
+        ),
       ).subarray(0, 60),
     );
     const cfg = join(tmp, "cli-reca.json");
