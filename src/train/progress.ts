@@ -89,9 +89,14 @@ export function createProgress(opts: {
     };
   }
   const every = opts.logEvery ?? Math.max(1, Math.round(opts.total / 20));
+  // Log when the count crosses a multiple of `every` (work often advances in chunks, so exact
+  // multiples may never be hit), and at the end.
+  let lastBucket = Math.floor(start / every);
   return {
     update(done, fields = {}) {
-      if (done % every !== 0 && done !== opts.total) return;
+      const bucket = Math.floor(done / every);
+      if (bucket <= lastBucket && done !== opts.total) return;
+      lastBucket = bucket;
       stream.write(
         `${opts.label} ${done}/${opts.total}  ${fmtFields(fields)}  ${rate(done).toFixed(1)} ${unit}/s  ETA ${fmtDuration(eta(done))}\n`,
       );
