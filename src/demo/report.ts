@@ -201,7 +201,7 @@ export function renderReport(r: ReportInput): string {
 <style>${CSS}</style></head><body>
 <h1>Reconstruction Alignment: before and after</h1>
 <p class="meta">base <code>${escapeHtml(r.from)}</code> → RecA <code>${escapeHtml(r.recaDir)}</code>
-(${t.steps} steps, ${t.minutes.toFixed(1)} min); seed ${r.seed}; both models sampled with the same seeds.</p>
+(${t.steps} steps${t.stoppedAtBudget && t.plan ? ` of ${t.plan.steps} planned, stopped at the budget` : ""}, ${t.minutes.toFixed(1)} min); seed ${r.seed}; both models sampled with the same seeds.</p>
 <h2>Scores</h2>
 ${scoreTable(r.result)}
 <p class="meta">${escapeHtml(demoFootnote(r.result))}</p>

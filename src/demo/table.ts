@@ -70,6 +70,7 @@ export function demoFootnote(r: DemoResult): string {
     `und: ${r.before.und.questions} questions (${r.before.und.set}); ` +
     `gap: ${r.before.gap.samples} per pair, seed ${r.before.gap.seed}; ` +
     `RecA: ${t.steps} steps` +
+    (t.stoppedAtBudget && t.plan ? ` of ${t.plan.steps} planned, stopped at the budget` : "") +
     (t.budgetMinutes !== null ? ` (budget ${t.budgetMinutes} min)` : "") +
     `, ${t.minutes.toFixed(1)} min training; demo ${r.minutes.toFixed(1)} min`
   );

@@ -58,10 +58,16 @@ export type LoopOptions = {
   /** Extra metrics to log per step. */
   extraMetrics?: (step: number) => Record<string, number>;
   quiet?: boolean;
+  /**
+   * Wall-clock deadline (`Date.now()` milliseconds): after each step, the loop stops — saving a
+   * checkpoint, status "deadline" — when one more step (timed as the last one) would end past
+   * it. A stopped run resumes to `steps` like an interrupted one.
+   */
+  deadline?: number;
 };
 
 export type LoopResult = {
-  status: "done" | "interrupted" | "non-finite";
+  status: "done" | "interrupted" | "deadline" | "non-finite";
   /** Step this invocation started from (0, or the resumed checkpoint's step). */
   startStep: number;
   step: number;
@@ -145,6 +151,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   };
 
   let stopRequested: string | null = null;
+  let deadlineHit = false;
   let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopRequested) {
@@ -222,6 +229,15 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       writeFileSync(metricsPath, `${JSON.stringify(metrics)}\n`, { flag: "a" });
       progress.update(step, { loss: r.loss, lr: fmtNumber(lr) });
       if (stopRequested) break;
+      if (
+        o.deadline !== undefined &&
+        step < o.steps &&
+        Date.now() + metrics.stepSeconds * 1000 > o.deadline
+      ) {
+        deadlineHit = true;
+        note(`deadline: stopping after step ${step} of ${o.steps}, saving a checkpoint`);
+        break;
+      }
       if (step % o.checkpointEvery === 0 && step < o.steps) {
         await save(step);
         lastSaved = step;
@@ -230,7 +246,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     progress.stop();
     await save(step);
     return {
-      status: stopRequested ? "interrupted" : "done",
+      status: stopRequested ? "interrupted" : deadlineHit ? "deadline" : "done",
       startStep,
       step,
       lastLoss,

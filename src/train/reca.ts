@@ -217,6 +217,8 @@ export type PostTrainOptions = {
   parallelism?: Parallelism;
   quiet?: boolean;
   label?: string;
+  /** Wall-clock deadline, `Date.now()` ms (LoopOptions.deadline): the demo's budget. */
+  deadline?: number;
 };
 
 /** Post-train a unified model (RecA, SFT or a mix) from `o.from`. */
@@ -265,6 +267,7 @@ export async function postTrain(
       parallelism: o.parallelism,
       label: o.label ?? (pt.mix.t2i > 0 && pt.mix.recon === 0 ? "sft" : "reca"),
       quiet: o.quiet,
+      deadline: o.deadline,
     });
   } finally {
     encoder.dispose();

@@ -31,6 +31,8 @@ export type TrainRunOptions = {
   parallelism?: Parallelism;
   label: string;
   quiet?: boolean;
+  /** See LoopOptions.deadline. */
+  deadline?: number;
   /** After each checkpoint (and at the end), with the runner to read state from. */
   onCheckpoint?: (step: number, runner: Runner) => Promise<void>;
 };
@@ -69,6 +71,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunSummary> {
       label: o.label,
       unitsPerStep: o.batchSize,
       quiet: o.quiet,
+      deadline: o.deadline,
       onCheckpoint: onCheckpoint && ((s) => onCheckpoint(s, runner)),
     });
     const seconds = (performance.now() - t0) / 1000;

@@ -12,6 +12,7 @@ import { SceneExclusion } from "../../src/data/corpora.ts";
 import { measureCalibration, planSteps } from "../../src/demo/budget.ts";
 import { renderReport } from "../../src/demo/report.ts";
 import { calibrate, DemoError, type DemoRun, runDemo } from "../../src/demo/run.ts";
+import { demoFootnote } from "../../src/demo/table.ts";
 import { PostTrainConfigSchema, worldPool } from "../../src/train/reca.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
 
@@ -50,7 +51,12 @@ describe("reca demo", () => {
       expect(json[side].und).toMatchObject({ images: 2, questions: 8 });
       expect(json[side].gap.summary.all.pairs).toBe(20);
     }
-    expect(json.after.reca).toMatchObject({ steps: 2, calibration: null, resumedFrom: null });
+    expect(json.after.reca).toMatchObject({
+      steps: 2,
+      calibration: null,
+      resumedFrom: null,
+      stoppedAtBudget: false,
+    });
     expect(json.minutes).toBeGreaterThan(0);
     expect(existsSync(join(out, "reca", "model.safetensors"))).toBe(true);
     expect(run.table).toMatch(/GenEval overall/);
@@ -65,6 +71,26 @@ describe("reca demo", () => {
     expect(html).toMatch(/<figcaption>a photo of an? \w+<\/figcaption>/);
     expect(html).toMatch(/data-prompt="a photo of an? \w+"/);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it("says in the table when RecA stopped at the budget before its planned steps", () => {
+    const reca = run.result.after.reca;
+    const cut = {
+      ...run.result,
+      after: {
+        ...run.result.after,
+        reca: {
+          ...reca,
+          budgetMinutes: 10,
+          plan: { steps: 9, fits: true, estimatedSeconds: 30 },
+          stoppedAtBudget: true,
+        },
+      },
+    };
+    expect(demoFootnote(cut)).toMatch(
+      /RecA: 2 steps of 9 planned, stopped at the budget \(budget 10 min\)/,
+    );
+    expect(demoFootnote(run.result)).not.toMatch(/planned/);
   });
 
   it("escapes prompt text in the report", () => {

@@ -89,6 +89,30 @@ describe("training loop", () => {
     expect(m.map((l) => JSON.parse(l).step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
+  it("stops at a wall-clock deadline with a checkpoint (status deadline); resume completes it", async () => {
+    const dir = tmp();
+    const o = opts(dir);
+    // The deadline passes while step 6's batch is built: the loop must stop after step 6.
+    o.batch = (step, rng) => {
+      if (step === 6) o.deadline = Date.now();
+      return batch(step, rng);
+    };
+    o.deadline = Date.now() + 3_600_000;
+    const r = await runTrainingLoop(o);
+    expect(r).toMatchObject({ status: "deadline", step: 6 });
+    expect(loadHostCheckpoint<unknown, TrainerState>(dir).trainer?.step).toBe(6);
+    await o.runner.dispose();
+
+    const c = opts(dir, { resume: true });
+    expect(await runTrainingLoop(c)).toMatchObject({ status: "done", step: 30 });
+    await c.runner.dispose();
+
+    // A deadline that leaves room for every step changes nothing.
+    const far = opts(tmp(), { steps: 3, deadline: Date.now() + 3_600_000 });
+    expect(await runTrainingLoop(far)).toMatchObject({ status: "done", step: 3 });
+    await far.runner.dispose();
+  });
+
   it("refuses to overwrite a checkpoint without --resume or --force", async () => {
     const dir = tmp();
     const a = opts(dir, { steps: 2 });
