@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import type { Corpus, UnlabeledItem } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
-import { checkpointExists } from "../engine/checkpoint.ts";
+import { checkpointExists, readTrainerState } from "../engine/checkpoint.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine, numpy as np } from "../engine/jax.ts";
 import { optimConfig } from "../engine/optim.ts";
@@ -144,7 +144,7 @@ function syncEvalLog(o: TrainTokenizerOptions): void {
   if (!existsSync(path)) return;
   const exists = checkpointExists(o.outDir);
   if (o.resume && exists) {
-    const trainer = loadHostCheckpointTrainerStep(o.outDir);
+    const trainer = readTrainerState<{ step: number }>(o.outDir)?.step ?? 0;
     const kept = readFileSync(path, "utf8")
       .split("\n")
       .filter((l) => l.trim() !== "" && (JSON.parse(l) as CheckpointEval).step <= trainer);
@@ -152,12 +152,6 @@ function syncEvalLog(o: TrainTokenizerOptions): void {
   } else if (o.force || !exists) {
     writeFileSync(path, "");
   }
-}
-
-/** The step of the checkpoint in `dir` (trainer.json). */
-function loadHostCheckpointTrainerStep(dir: string): number {
-  const p = join(dir, "trainer.json");
-  return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as { step: number }).step : 0;
 }
 
 export async function trainTokenizer(

@@ -118,6 +118,15 @@ export function checkpointExists(dir: string): boolean {
   return resolveCheckpointDir(dir) !== null;
 }
 
+/**
+ * The trainer state (trainer.json) of the checkpoint in `dir`, or its crash-left stand-in, without
+ * reading any tensors; undefined when there is no checkpoint or it has no trainer state.
+ */
+export function readTrainerState<T = unknown>(dir: string): T | undefined {
+  const at = resolveCheckpointDir(dir);
+  return at ? (readJson(join(at, TRAINER), "trainer state", false) as T | undefined) : undefined;
+}
+
 const toJson = (value: unknown, what: string): string => {
   const text = JSON.stringify(value, null, 2);
   if (text === undefined) throw new CheckpointError(`${what} is not JSON-serialisable`);

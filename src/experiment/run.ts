@@ -22,6 +22,7 @@ import { benchmarkExclusion } from "../bench/exclusion.ts";
 import { type GapResult, gapProbe } from "../bench/gap.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
+import { readTrainerState } from "../engine/checkpoint.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
@@ -96,12 +97,6 @@ function stageKey(prev: string, cfg: PostTrainConfig): string {
   return createHash("sha256").update(prev).update("\n").update(JSON.stringify(cfg)).digest("hex");
 }
 
-function trainerState(dir: string): TrainerState | null {
-  const p = join(dir, "trainer.json");
-  if (!existsSync(p)) return null;
-  return JSON.parse(readFileSync(p, "utf8")) as TrainerState;
-}
-
 /** Run (or resume) the plan's jobs; returns every job's result, fresh or read back. */
 export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
@@ -138,7 +133,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         key = stageKey(key, cfg);
         const name = basename(stage.path).replace(/\.json$/, "");
         const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
-        const state = trainerState(stageDir);
+        const state = readTrainerState<TrainerState>(stageDir);
         if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
           log(`  stage ${name}: reusing ${stageDir}`);
         } else {
@@ -160,7 +155,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
                 `; the last good checkpoint is in ${stageDir}`,
             );
         }
-        const after = trainerState(stageDir);
+        const after = readTrainerState<TrainerState>(stageDir);
         if (!after) throw new ExperimentError(`${stageDir}: no trainer.json after training`);
         const wall = after.wallSeconds;
         const threads = after.threads ?? 0;

@@ -15,6 +15,7 @@ import {
   exportF16,
   loadCheckpoint,
   loadHostCheckpoint,
+  readTrainerState,
   saveCheckpoint,
   saveHostCheckpoint,
 } from "../../src/engine/checkpoint.ts";
@@ -84,6 +85,8 @@ describe("checkpoint directories", () => {
     const loaded = loadCheckpoint<typeof config, typeof trainer>(dir, { expected: params });
     expect(loaded.config).toEqual(config);
     expect(loaded.trainer).toEqual(trainer);
+    expect(readTrainerState(dir)).toEqual(trainer);
+    expect(readTrainerState(join(dir, "none"))).toBeUndefined();
     expect(Array.isArray((loaded.params as { blocks: unknown }).blocks)).toBe(true);
     expect(await values(loaded.params)).toEqual(await values(params));
     expect(await values(loaded.optimizer!)).toEqual(await values(optimizer));
@@ -147,6 +150,7 @@ describe("checkpoint directories", () => {
     expect(checkpointExists(dir)).toBe(true);
     const loaded = loadCheckpoint(dir);
     expect(loaded.trainer).toEqual({ step: 5 });
+    expect(readTrainerState(dir)).toEqual({ step: 5 });
     expect(await values(loaded.params)).toEqual(await values(params));
     // The next save installs a fresh dir and clears the leftover.
     await saveCheckpoint(dir, { params, config, trainer: { step: 6 } });
