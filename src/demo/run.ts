@@ -176,8 +176,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
   const images = worldPool(numCategories, exclude);
 
   // 1. RecA within the budget.
-  const tTrain = performance.now();
-  const budgetStart = Date.now();
+  // Wall clock (Date.now) for the budget: the training loop checks its deadline on the same clock.
+  const tTrain = Date.now();
+  const budgetMinutes = o.budgetMinutes ?? DEFAULT_BUDGET_MINUTES;
   let deadline: number | undefined;
   let pt: PostTrainConfig;
   let calibration: Calibration | null = null;
@@ -200,7 +201,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
     if (o.steps !== undefined) {
       pt.train.steps = o.steps;
     } else {
-      const budgetSeconds = (o.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
+      const budgetSeconds = budgetMinutes * 60;
       const k = o.calibrationSteps ?? DEMO_CALIBRATION_STEPS;
       say(`[1/4] timing ${k} calibration steps of RecA (discarded)…`);
       calibration = await calibrate(pt, k, { ...o, from, out, images, exclude });
@@ -213,10 +214,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
       pt.train.steps = plan.steps;
       // The plan comes from a few timed steps; if the machine slows down later, the run still
       // ends inside the budget (leaving time for the final checkpoint).
-      deadline = budgetStart + budgetSeconds * 1000 - FINAL_SAVE_RESERVE_SECONDS * 1000;
+      deadline = tTrain + budgetSeconds * 1000 - FINAL_SAVE_RESERVE_SECONDS * 1000;
       say(
         `${calibration.stepSeconds.toFixed(2)} s/step + ${calibration.overheadSeconds.toFixed(0)} s ` +
-          `start-up: ${plan.steps} RecA steps fit the ${budgetSeconds / 60}-minute budget` +
+          `start-up: ${plan.steps} RecA steps fit the ${budgetMinutes}-minute budget` +
           (plan.fits ? "" : " (it is too small even for one; running one anyway)"),
       );
     }
@@ -238,7 +239,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
   });
   if (run.status === "deadline")
     say(
-      `RecA reached the ${(o.budgetMinutes ?? DEFAULT_BUDGET_MINUTES).toString()}-minute budget ` +
+      `RecA reached the ${budgetMinutes}-minute budget ` +
         `after ${run.step} of ${pt.train.steps} planned steps (the machine ran slower than ` +
         "calibrated); evaluating that checkpoint",
     );
@@ -252,11 +253,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
   const training: DemoTraining = {
     checkpoint: recaDir,
     steps: run.step,
-    budgetMinutes:
-      resuming || o.steps !== undefined ? null : (o.budgetMinutes ?? DEFAULT_BUDGET_MINUTES),
+    budgetMinutes: resuming || o.steps !== undefined ? null : budgetMinutes,
     calibration,
     plan,
-    minutes: round((performance.now() - tTrain) / 60000),
+    minutes: round((Date.now() - tTrain) / 60000),
     loopMinutes: round(run.wallSeconds / 60),
     resumedFrom: resuming ? run.startStep : null,
     stoppedAtBudget: run.status === "deadline",

@@ -1,7 +1,7 @@
 /** The demo's before/after table: GenEval per tag and overall, und per type and overall, gap. */
 import { GENEVAL_TAGS } from "../bench/geneval/templates.ts";
 import { VQA_TYPES } from "../bench/und/index.ts";
-import type { DemoModelResult, DemoResult } from "./run.ts";
+import type { DemoModelResult, DemoResult, DemoTraining } from "./run.ts";
 
 export type DemoRow = {
   label: string;
@@ -61,6 +61,14 @@ export const fmtDelta = (a: number | undefined, b: number | undefined) =>
     ? ""
     : `${b - a >= 0 ? "+" : "−"}${Math.abs(b - a).toFixed(3)}`;
 
+/** "N steps", or "N steps of M planned, stopped at the budget" when the deadline cut the run. */
+export function recaStepsText(t: DemoTraining): string {
+  return (
+    `${t.steps} steps` +
+    (t.stoppedAtBudget && t.plan ? ` of ${t.plan.steps} planned, stopped at the budget` : "")
+  );
+}
+
 /** What the quick set and the run were, in one line. */
 export function demoFootnote(r: DemoResult): string {
   const t = r.after.reca;
@@ -69,8 +77,7 @@ export function demoFootnote(r: DemoResult): string {
     `GenEval: ${ge.items} prompts × ${ge.perItem} images (${ge.set}); ` +
     `und: ${r.before.und.questions} questions (${r.before.und.set}); ` +
     `gap: ${r.before.gap.samples} per pair, seed ${r.before.gap.seed}; ` +
-    `RecA: ${t.steps} steps` +
-    (t.stoppedAtBudget && t.plan ? ` of ${t.plan.steps} planned, stopped at the budget` : "") +
+    `RecA: ${recaStepsText(t)}` +
     (t.budgetMinutes !== null ? ` (budget ${t.budgetMinutes} min)` : "") +
     `, ${t.minutes.toFixed(1)} min training; demo ${r.minutes.toFixed(1)} min`
   );
