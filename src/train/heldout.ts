@@ -1,0 +1,198 @@
+/**
+ * Held-out losses of a unified model: its own training losses on a fixed validation set that no
+ * training corpus and no benchmark uses. This is how post-training hyperparameters (RecA's LR) are
+ * chosen — never on the benchmark suites, which are the test set.
+ *
+ * The validation scenes are drawn like the unlabeled pool (uniform colours, so most objects are
+ * in a non-dominant colour) from their own corpus seed, with the benchmark scenes excluded. Four
+ * losses, each on the same rows and the same noise for every model compared (the noise comes from
+ * a Rng seeded by the batch index), so differences between two models are paired:
+ *
+ *   t2i-null      generation loss from "Generate an image." (the unconditional prior);
+ *   t2i-sparse    generation loss from the scene's sparse caption (the base's training style);
+ *   t2i-complete  generation loss from a caption in the same grammar that names every category,
+ *                 every colour, exact counts and a relation where one is eligible — the
+ *                 attribute-rich prompts RecA is meant to improve;
+ *   recon         the RecA reconstruction loss (understanding features + a template);
+ *   i2t           image→text cross-entropy (VQA answers and dense descriptions): understanding.
+ *
+ * Most of a flow loss is denoising that no prompt helps with, and post-training on pool-like images
+ * lowers it for every prompt alike; what a prompt adds is `promptGain` = t2i-null − t2i-complete
+ * (per batch, same noise): how much the complete caption's information lowers the loss.
+ *
+ * Each is a mean over `batches` batches of `batch` rows; the per-batch means are kept so that
+ * paired differences get a standard error.
+ */
+import { unlabeledPool } from "../data/corpora.ts";
+import { Tokenizer } from "../data/tokenizer.ts";
+import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
+import { initEngine, type JaxArray, jit } from "../engine/jax.ts";
+import { Rng } from "../engine/rng.ts";
+import { type Batch, toDevice } from "../engine/train-step.ts";
+import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
+import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
+import type { ResolvedUmmConfig } from "../umm/config.ts";
+import { VaeFeatureSource } from "../umm/features.ts";
+import { readUmmConfig } from "../umm/infer.ts";
+import { familyOf, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
+import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
+import type { Scene } from "../world/index.ts";
+import {
+  denseCaption,
+  sparseCaption,
+  vqaQuestions,
+  WorldRng,
+  worldCategories,
+} from "../world/index.ts";
+import type { RgbImage } from "../world/render.ts";
+import { drawTemplate } from "./templates.ts";
+
+/** The validation corpus's seed: distinct from every training corpus (CORPUS_SEEDS). */
+export const HELDOUT_SEED = 5_005;
+export const HELDOUT_KINDS = ["t2i-null", "t2i-sparse", "t2i-complete", "recon", "i2t"] as const;
+export type HeldoutKind = (typeof HELDOUT_KINDS)[number];
+
+/** A caption in the sparse grammar that commits to everything it can. */
+export const COMPLETE_CAPTION = {
+  pColor: 1,
+  pMention: 1,
+  pPos: 1,
+  pVague: 0,
+  pOthers: 0,
+} as const;
+
+export type HeldoutOptions = {
+  /** Batches per loss (default 16). */
+  batches?: number;
+  /** Rows per batch (default 16). */
+  batch?: number;
+  /** Use the EMA weights when the checkpoint has them (default true, as evaluation does). */
+  ema?: boolean;
+  /** Benchmark scenes to keep out of the validation set. */
+  exclude?: import("../data/corpora.ts").SceneExclusion;
+  kinds?: readonly HeldoutKind[];
+  /** Called after each batch. */
+  onBatch?: (kind: HeldoutKind, done: number, total: number) => void;
+};
+
+export type HeldoutLoss = { mean: number; batches: number[] };
+export type HeldoutResult = { model: string; rows: number } & Partial<
+  Record<HeldoutKind, HeldoutLoss>
+>;
+
+type Item = { scene: Scene; image: RgbImage; index: number };
+
+/** The rows of one held-out batch of `kind` (a pure function of the kind and batch index). */
+export function heldoutRows(
+  kind: HeldoutKind,
+  items: readonly Item[],
+  numCategories: number,
+): { gen: GenRow[]; text: TextRow[] | null } {
+  const rng = (i: number) => WorldRng.fromParts("heldout", kind, items[i].index);
+  if (kind === "i2t") {
+    const categories = worldCategories(numCategories);
+    const text = items.map((it, i): TextRow => {
+      const r = rng(i);
+      if (r.bool(0.5))
+        return {
+          prompt: [IMAGE, DESCRIBE_PROMPT],
+          answer: denseCaption(it.scene, r),
+          image: it.image,
+        };
+      const [q] = vqaQuestions(it.scene, r, { n: 1, categories });
+      return { prompt: [IMAGE, q.question], answer: q.answer, image: it.image };
+    });
+    // Generation rows are required by the batch layout; weight 0 leaves the text loss alone.
+    const gen = items.map((it): GenRow => ({ parts: [NULL_PROMPT], target: it.image, weight: 0 }));
+    return { gen, text };
+  }
+  const gen = items.map((it, i): GenRow => {
+    const r = rng(i);
+    if (kind === "recon") {
+      const t = drawTemplate(new Rng(`heldout/recon:${it.index}`));
+      return { parts: t.parts, target: it.image, features: it.image, weight: 1 };
+    }
+    if (kind === "t2i-null") return { parts: [NULL_PROMPT], target: it.image, weight: 1 };
+    const opts = kind === "t2i-complete" ? COMPLETE_CAPTION : {};
+    return { parts: [sparseCaption(it.scene, r, opts).text], target: it.image, weight: 1 };
+  });
+  return { gen, text: null };
+}
+
+/** Held-out losses of the model in `dir`. */
+export async function heldoutLosses(dir: string, o: HeldoutOptions = {}): Promise<HeldoutResult> {
+  await initEngine();
+  const batches = o.batches ?? 16;
+  const B = o.batch ?? 16;
+  const kinds = o.kinds ?? HELDOUT_KINDS;
+  const base = readUmmConfig(dir);
+  // Every loss at weight 1, so each kind's number is that loss alone.
+  const cfg: ResolvedUmmConfig = { ...base, loss: { ...base.loss, t2i: 1, edit: 1, text: 1 } };
+  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const conditionSource = cfg.conditionFeatures
+    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
+    : undefined;
+  const family = familyOf(cfg);
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family, conditionSource };
+  const pool = unlabeledPool({
+    seed: HELDOUT_SEED,
+    numCategories: cfg.data.numCategories,
+    imageSize: cfg.flow.imageSize,
+    exclude: o.exclude,
+  });
+  const params = loadUmmParams(dir, cfg, o.ema ?? true);
+  const lossFn = jit((p: ParamTree, b: Batch) =>
+    ummLoss(cfg, family, p as unknown as UmmParams, b),
+  );
+  const result: HeldoutResult = { model: dir, rows: batches * B };
+  try {
+    for (const kind of kinds) {
+      const losses: number[] = [];
+      for (let k = 0; k < batches; k++) {
+        const items = Array.from({ length: B }, (_, j) => {
+          const it = pool.get(k * B + j);
+          return { scene: it.scene, image: it.image, index: it.index };
+        });
+        const { gen, text } = heldoutRows(kind, items, cfg.data.numCategories);
+        const hb = await assembleBatch(ctx, gen, text, new Rng(`heldout/noise:${kind}:${k}`));
+        const loss = lossFn(treeRef(params as unknown as ParamTree), toDevice(hb)) as JaxArray;
+        // data() consumes the array.
+        const v = ((await loss.data()) as Float32Array)[0];
+        if (!Number.isFinite(v)) throw new Error(`held-out ${kind} loss is ${v} (batch ${k})`);
+        losses.push(v);
+        o.onBatch?.(kind, k + 1, batches);
+      }
+      result[kind] = { mean: losses.reduce((a, v) => a + v, 0) / losses.length, batches: losses };
+    }
+  } finally {
+    lossFn.dispose();
+    treeDispose(params as unknown as ParamTree);
+    encoder.dispose();
+    conditionSource?.dispose();
+  }
+  return result;
+}
+
+/**
+ * Per batch, what the complete caption lowers the loss by relative to the null prompt (both on
+ * the same images and noise): the conditioning signal of the flow loss.
+ */
+export function promptGain(r: HeldoutResult): HeldoutLoss | null {
+  const nul = r["t2i-null"];
+  const full = r["t2i-complete"];
+  if (!nul || !full) return null;
+  const batches = nul.batches.map((v, i) => v - full.batches[i]);
+  return { mean: batches.reduce((a, v) => a + v, 0) / batches.length, batches };
+}
+
+/** Mean and standard error of the paired per-batch differences b − a. */
+export function pairedDifference(a: HeldoutLoss, b: HeldoutLoss): { mean: number; se: number } {
+  if (a.batches.length !== b.batches.length || a.batches.length === 0)
+    throw new Error("paired difference needs the same number of batches");
+  const d = a.batches.map((v, i) => b.batches[i] - v);
+  const n = d.length;
+  const mean = d.reduce((s, v) => s + v, 0) / n;
+  const variance = n > 1 ? d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, se: Math.sqrt(variance / n) };
+}
