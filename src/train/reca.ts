@@ -79,7 +79,7 @@ export const PostTrainConfigSchema = z
     /** The unified model's training block, with post-training defaults. */
     train: UmmTrainSchema.extend({
       steps: z.number().int().positive().default(200),
-      lr: z.number().positive().default(3e-4),
+      lr: z.number().positive().default(1e-4),
       warmupSteps: z.number().int().min(0).default(10),
       emaDecay: z.number().min(0).max(1).nullable().default(0.99),
       checkpointEvery: z.number().int().positive().default(100),
