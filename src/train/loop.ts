@@ -60,7 +60,7 @@ export type LoopOptions = {
   quiet?: boolean;
   /**
    * Wall-clock deadline (`Date.now()` milliseconds): after each step, the loop stops — saving a
-   * checkpoint, status "deadline" — when one more step (timed as the last one) would end past
+   * checkpoint, status "deadline" — when one more step (timed as the last iteration, batch wait included) would end past
    * it. A stopped run resumes to `steps` like an interrupted one.
    */
   deadline?: number;
@@ -185,6 +185,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   try {
     while (step < o.steps) {
       const s = step + 1;
+      const tIteration = performance.now();
       const lr = lrAt(o.optim, s);
       const hb = await (prefetched ?? o.batch(s, rng));
       prefetched = null;
@@ -229,11 +230,10 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       writeFileSync(metricsPath, `${JSON.stringify(metrics)}\n`, { flag: "a" });
       progress.update(step, { loss: r.loss, lr: fmtNumber(lr) });
       if (stopRequested) break;
-      if (
-        o.deadline !== undefined &&
-        step < o.steps &&
-        Date.now() + metrics.stepSeconds * 1000 > o.deadline
-      ) {
+      // The next step is predicted from this iteration's wall (batch wait included: prefetch
+      // hides the batch build from stepSeconds but not from the clock), never less than the step.
+      const nextMs = Math.max(metrics.stepSeconds * 1000, performance.now() - tIteration);
+      if (o.deadline !== undefined && step < o.steps && Date.now() + nextMs > o.deadline) {
         deadlineHit = true;
         note(`deadline: stopping after step ${step} of ${o.steps}, saving a checkpoint`);
         break;

@@ -113,6 +113,22 @@ describe("training loop", () => {
     await far.runner.dispose();
   });
 
+  it("predicts the next step from the iteration's wall, batch wait included, not the step alone", async () => {
+    // Each batch takes 300 ms to build and the step a few ms; prefetch hides the build from
+    // stepSeconds. While step 3's batch-4 prefetch runs, the deadline is set 150 ms ahead: a
+    // prediction from stepSeconds would start step 4 (which must wait ~300 ms for its batch) and
+    // end past the deadline; the iteration's wall (~300 ms) says stop after step 3.
+    const o = opts(tmp(), { steps: 10, prefetch: true });
+    o.batch = async (step, rng) => {
+      if (step === 4) o.deadline = Date.now() + 150;
+      await new Promise((r) => setTimeout(r, 300));
+      return batch(step, rng);
+    };
+    o.deadline = Date.now() + 3_600_000;
+    expect(await runTrainingLoop(o)).toMatchObject({ status: "deadline", step: 3 });
+    await o.runner.dispose();
+  });
+
   it("refuses to overwrite a checkpoint without --resume or --force", async () => {
     const dir = tmp();
     const a = opts(dir, { steps: 2 });
