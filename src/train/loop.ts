@@ -60,8 +60,8 @@ export type LoopOptions = {
   quiet?: boolean;
   /**
    * Wall-clock deadline (`Date.now()` milliseconds): after each step, the loop stops — saving a
-   * checkpoint, status "deadline" — when one more step (timed as the last iteration, batch wait included) would end past
-   * it. A stopped run resumes to `steps` like an interrupted one.
+   * checkpoint, status "deadline" — when one more step (timed as the last iteration, batch wait
+   * included) would end past it. A stopped run resumes to `steps` like an interrupted one.
    */
   deadline?: number;
 };
