@@ -26,16 +26,18 @@
 import { unlabeledPool } from "../data/corpora.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
-import { initEngine, type JaxArray, jit } from "../engine/jax.ts";
+import { initEngine, type JaxArray, jit, numpy as np } from "../engine/jax.ts";
 import { Rng } from "../engine/rng.ts";
 import { type Batch, toDevice } from "../engine/train-step.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
+import { backboneCondition } from "../umm/backbone.ts";
 import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
 import type { ResolvedUmmConfig } from "../umm/config.ts";
 import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
-import { familyOf, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
+import { backboneConfig, familyOf, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
 import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
+import { pooledCondition } from "../umm/unet.ts";
 import type { Scene } from "../world/index.ts";
 import {
   denseCaption,
@@ -195,4 +197,170 @@ export function pairedDifference(a: HeldoutLoss, b: HeldoutLoss): { mean: number
   const mean = d.reduce((s, v) => s + v, 0) / n;
   const variance = n > 1 ? d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
   return { mean, se: Math.sqrt(variance / n) };
+}
+
+export type AlignmentScore = {
+  /** How often a query is nearest its own image's caption among its batch. */
+  top1: number;
+  /** Mean centred cosine of matched and of mismatched pairs. */
+  matched: number;
+  mismatched: number;
+};
+
+export type ConditionAlignment = {
+  /** Queries (held-out images). */
+  n: number;
+  /** Rows per retrieval pool (chance top-1 = 1/batch). */
+  batch: number;
+  chance: number;
+  /** Query: the RecA condition (template + features), pooled as the U-Net pools it. */
+  features: AlignmentScore;
+  /** Query: the same states pooled over the feature slots only (template tokens left out). */
+  featureSlots: AlignmentScore;
+  /** Text↔text: query the image's sparse caption (it omits much, so retrieval is partial). */
+  sparseCaption: AlignmentScore;
+  /** Positive control: the complete caption in another phrasing (the probe can see content). */
+  rephrased: AlignmentScore;
+};
+
+/**
+ * Whether the generator's condition space is shared between text and image: for each held-out
+ * image, the pooled backbone condition (the masked mean the U-Net conditions on) of a query is
+ * compared with the pooled conditions of the complete captions of every image in its batch
+ * (each side centred by its batch mean, cosine). Queries: the image's RecA condition (template +
+ * understanding features); the same states pooled over the feature slots only; the image's
+ * sparse caption; and, as the positive control that shows the probe can see content, its
+ * complete caption drawn in another phrasing. RecA can
+ * only carry what it teaches from features over to text prompts if the two land near each other.
+ */
+export async function conditionAlignment(
+  dir: string,
+  o: Pick<HeldoutOptions, "batches" | "batch" | "ema" | "exclude"> = {},
+): Promise<ConditionAlignment> {
+  await initEngine();
+  const batches = o.batches ?? 16;
+  const B = o.batch ?? 16;
+  const cfg = readUmmConfig(dir);
+  if (cfg.conditionFeatures)
+    throw new Error("condition alignment reads understanding features; this model's are VAE");
+  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const family = familyOf(cfg);
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family };
+  const pool = unlabeledPool({
+    seed: HELDOUT_SEED,
+    numCategories: cfg.data.numCategories,
+    imageSize: cfg.flow.imageSize,
+    exclude: o.exclude,
+  });
+  const params = loadUmmParams(dir, cfg, o.ema ?? true);
+  const bc = backboneConfig(cfg);
+  // Pooled over valid positions, and over the feature slots only.
+  const pooled = jit((bb: ParamTree, b: Batch) => {
+    const slotMask = b.g_slots.ref.sum(2).greater(0).astype(np.float32);
+    const c = backboneCondition(
+      bb as unknown as UmmParams["backbone"],
+      { tokens: b.g_tokens, valid: b.g_valid, slots: b.g_slots, features: b.g_feats },
+      bc,
+    );
+    return [pooledCondition(c.states.ref, c.valid), pooledCondition(c.states, slotMask)];
+  });
+  const embed = async (rows: GenRow[], k: number) => {
+    const hb = await assembleBatch(ctx, rows, null, new Rng(`heldout/align:${k}`));
+    const keep = ["g_tokens", "g_valid", "g_slots", "g_feats"];
+    const sub = Object.fromEntries(Object.entries(hb).filter(([name]) => keep.includes(name)));
+    const [all, slots] = pooled(
+      treeRef(params.backbone as unknown as ParamTree),
+      toDevice(sub),
+    ) as JaxArray[];
+    return {
+      all: centredUnit((await all.data()) as Float32Array, rows.length),
+      slots: centredUnit((await slots.data()) as Float32Array, rows.length),
+    };
+  };
+  const tally = (): Tally => ({ hits: 0, matched: 0, mismatched: 0 });
+  const t = {
+    features: tally(),
+    featureSlots: tally(),
+    sparseCaption: tally(),
+    rephrased: tally(),
+  };
+  const nc = cfg.data.numCategories;
+  try {
+    for (let k = 0; k < batches; k++) {
+      const items = Array.from({ length: B }, (_, j) => {
+        const it = pool.get(k * B + j);
+        return { scene: it.scene, image: it.image, index: it.index };
+      });
+      const feats = await embed(heldoutRows("recon", items, nc).gen, k);
+      const caps = (await embed(heldoutRows("t2i-complete", items, nc).gen, k)).all;
+      const sparse = (await embed(heldoutRows("t2i-sparse", items, nc).gen, k)).all;
+      const rephrasedRows = items.map(
+        (it): GenRow => ({
+          parts: [
+            sparseCaption(
+              it.scene,
+              WorldRng.fromParts("heldout/rephrase", it.index),
+              COMPLETE_CAPTION,
+            ).text,
+          ],
+          target: it.image,
+          weight: 1,
+        }),
+      );
+      const rephrased = (await embed(rephrasedRows, k)).all;
+      for (let i = 0; i < B; i++) {
+        retrievalTally(t.features, feats.all[i], caps, i);
+        retrievalTally(t.featureSlots, feats.slots[i], caps, i);
+        retrievalTally(t.sparseCaption, sparse[i], caps, i);
+        retrievalTally(t.rephrased, rephrased[i], caps, i);
+      }
+    }
+  } finally {
+    pooled.dispose();
+    treeDispose(params as unknown as ParamTree);
+    encoder.dispose();
+  }
+  const n = batches * B;
+  const out = (a: Tally): AlignmentScore => ({
+    top1: a.hits / n,
+    matched: a.matched / n,
+    mismatched: a.mismatched / n,
+  });
+  return {
+    n,
+    batch: B,
+    chance: 1 / B,
+    features: out(t.features),
+    featureSlots: out(t.featureSlots),
+    sparseCaption: out(t.sparseCaption),
+    rephrased: out(t.rephrased),
+  };
+}
+
+/** n row vectors of `data`, each minus the rows' mean, scaled to unit length (0 stays 0). */
+export function centredUnit(data: Float32Array, n: number): Float32Array[] {
+  const D = data.length / n;
+  if (!Number.isInteger(D)) throw new Error(`${data.length} values do not split into ${n} rows`);
+  const vs = Array.from({ length: n }, (_, i) => data.slice(i * D, (i + 1) * D));
+  const mean = new Float32Array(D);
+  for (const v of vs) for (let d = 0; d < D; d++) mean[d] += v[d] / n;
+  return vs.map((v) => {
+    const c = v.map((x, d) => x - mean[d]);
+    const norm = Math.hypot(...c) || 1;
+    return c.map((x) => x / norm);
+  });
+}
+
+export type Tally = { hits: number; matched: number; mismatched: number };
+
+/**
+ * Add one query to a retrieval tally: a hit when `keys[i]` is its most similar key (dot product
+ * of unit vectors; ties go to the first), plus its matched and mean mismatched similarity.
+ */
+export function retrievalTally(acc: Tally, query: Float32Array, keys: Float32Array[], i: number) {
+  const sims = keys.map((c) => c.reduce((a, x, d) => a + x * query[d], 0));
+  if (sims.indexOf(Math.max(...sims)) === i) acc.hits++;
+  acc.matched += sims[i];
+  acc.mismatched += (sims.reduce((a, v) => a + v, 0) - sims[i]) / (keys.length - 1);
 }

@@ -5,12 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unlabeledPool } from "../../src/data/corpora.ts";
 import {
   COMPLETE_CAPTION,
+  centredUnit,
+  conditionAlignment,
   HELDOUT_KINDS,
   HELDOUT_SEED,
   heldoutLosses,
   heldoutRows,
   pairedDifference,
   promptGain,
+  retrievalTally,
+  type Tally,
 } from "../../src/train/heldout.ts";
 import { RECON_TEMPLATES } from "../../src/train/templates.ts";
 import { IMAGE, NULL_PROMPT } from "../../src/umm/sequence.ts";
@@ -112,6 +116,29 @@ describe("paired statistics", () => {
   });
 });
 
+describe("retrieval", () => {
+  it("centredUnit removes the rows' mean and normalises each row", () => {
+    const v = centredUnit(Float32Array.from([1, 0, 3, 0, 5, 0]), 3); // rows (1,0) (3,0) (5,0)
+    expect(Array.from(v[0])).toEqual([-1, 0]);
+    expect(Array.from(v[1])).toEqual([0, 0]); // the mean row stays 0
+    expect(Array.from(v[2])).toEqual([1, 0]);
+    expect(() => centredUnit(new Float32Array(5), 2)).toThrow(/split/);
+  });
+
+  it("retrievalTally scores a hit only when the query's own key is the nearest", () => {
+    const keys = centredUnit(Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]), 4);
+    const acc: Tally = { hits: 0, matched: 0, mismatched: 0 };
+    for (let i = 0; i < 4; i++) retrievalTally(acc, keys[i], keys, i);
+    expect(acc.hits).toBe(4);
+    expect(acc.matched).toBeCloseTo(4, 6);
+    // Each key's others: one opposite (−1) and two orthogonal (0): mean −1/3.
+    expect(acc.mismatched).toBeCloseTo(-4 / 3, 6);
+    const miss: Tally = { hits: 0, matched: 0, mismatched: 0 };
+    retrievalTally(miss, keys[1], keys, 0);
+    expect(miss.hits).toBe(0);
+  });
+});
+
 describe("heldoutLosses", () => {
   let model: string;
   beforeAll(async () => {
@@ -133,5 +160,17 @@ describe("heldoutLosses", () => {
     }
     // Different rows: the null prompt and the complete caption give different losses.
     expect(a["t2i-null"]?.batches).not.toEqual(a["t2i-complete"]?.batches);
+  }, 120_000);
+
+  it("condition alignment: four queries scored over the same held-out images, repeatably", async () => {
+    const o = { batches: 1, batch: 4 } as const;
+    const a = await conditionAlignment(model, o);
+    expect(a).toMatchObject({ n: 4, batch: 4, chance: 0.25 });
+    for (const q of [a.features, a.featureSlots, a.sparseCaption, a.rephrased]) {
+      expect(q.top1).toBeGreaterThanOrEqual(0);
+      expect(q.top1).toBeLessThanOrEqual(1);
+      expect(Math.abs(q.matched)).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    expect(await conditionAlignment(model, o)).toEqual(a);
   }, 120_000);
 });
