@@ -79,7 +79,11 @@ export function demoFootnote(r: DemoResult): string {
     `gap: ${r.before.gap.samples} per pair, seed ${r.before.gap.seed}; ` +
     `RecA: ${recaStepsText(t)}` +
     (t.budgetMinutes !== null ? ` (budget ${t.budgetMinutes} min)` : "") +
-    `, ${t.minutes.toFixed(1)} min training; demo ${r.minutes.toFixed(1)} min`
+    // A resumed run's training mostly happened before this invocation: give the loop's total.
+    (t.resumedFrom !== null
+      ? `, ${t.loopMinutes.toFixed(1)} min training in total (resumed at step ${t.resumedFrom})`
+      : `, ${t.minutes.toFixed(1)} min training`) +
+    `; demo ${r.minutes.toFixed(1)} min`
   );
 }
 

@@ -93,6 +93,20 @@ describe("reca demo", () => {
     expect(demoFootnote(run.result)).not.toMatch(/planned/);
   });
 
+  it("gives a resumed run's total training time, not just this invocation's", () => {
+    const reca = run.result.after.reca;
+    const resumed = {
+      ...run.result,
+      after: {
+        ...run.result.after,
+        reca: { ...reca, budgetMinutes: null, minutes: 0.2, loopMinutes: 42.7, resumedFrom: 600 },
+      },
+    };
+    expect(demoFootnote(resumed)).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
+    expect(demoFootnote(resumed)).not.toMatch(/0\.2 min training/);
+    expect(demoFootnote(run.result)).toMatch(/\d min training; demo/);
+  });
+
   it("escapes prompt text in the report", () => {
     const shot = {
       image: { width: 1, height: 1, data: new Float32Array(3) },
