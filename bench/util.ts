@@ -1,6 +1,7 @@
-/** Small helpers shared by bench/run.ts and bench/measure.ts (no jax-js here). */
-import { readFileSync } from "node:fs";
+/** Small helpers shared by the bench scripts (no jax-js here). */
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 
 /** Whole-machine CPU counters (Linux /proc/stat) and this process's own CPU time. */
@@ -31,4 +32,22 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * A `--models` list of checkpoint directories: exits 2 (with `help`) when it is empty, and with a
+ * one-line error when one has no config.json, before any model is loaded.
+ */
+export function modelDirsOrExit(list: string | undefined, help: string): string[] {
+  const models = (list ?? "").split(",").filter(Boolean);
+  if (models.length === 0) {
+    process.stderr.write(`need --models\n${help}`);
+    process.exit(2);
+  }
+  for (const m of models)
+    if (!existsSync(join(m, "config.json"))) {
+      process.stderr.write(`${m}: not a model checkpoint (no config.json)\n`);
+      process.exit(2);
+    }
+  return models;
 }

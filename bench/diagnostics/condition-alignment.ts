@@ -5,14 +5,13 @@
  *
  *   npx tsx bench/diagnostics/condition-alignment.ts --models A,B,... [--batches 12] [--json FILE]
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { type ConditionAlignment, conditionAlignment } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
+import { modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/condition-alignment.ts --models A,B,... [options]
 
@@ -37,17 +36,12 @@ if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const models = (values.models ?? "").split(",").filter(Boolean);
+const models = modelDirsOrExit(values.models, HELP);
 const batches = Number(values.batches);
-if (models.length === 0 || !Number.isInteger(batches) || batches < 1) {
-  process.stderr.write(`need --models and --batches ≥ 1\n${HELP}`);
+if (!Number.isInteger(batches) || batches < 1) {
+  process.stderr.write(`need --batches ≥ 1\n${HELP}`);
   process.exit(2);
 }
-for (const m of models)
-  if (!existsSync(join(m, "config.json"))) {
-    process.stderr.write(`${m}: not a model checkpoint (no config.json)\n`);
-    process.exit(2);
-  }
 const exclude = benchmarkExclusion(readUmmConfig(models[0]).data.numCategories);
 const rows: ({ model: string } & ConditionAlignment)[] = [];
 for (const m of models)

@@ -20,6 +20,7 @@ import {
 } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
+import { modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/heldout-loss.ts --models A,B,... [options]
 
@@ -48,17 +49,12 @@ if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const models = (values.models ?? "").split(",").filter(Boolean);
+const models = modelDirsOrExit(values.models, HELP);
 const batches = Number(values.batches);
-if (models.length === 0 || !Number.isInteger(batches) || batches < 2) {
-  process.stderr.write(`need --models and --batches ≥ 2\n${HELP}`);
+if (!Number.isInteger(batches) || batches < 2) {
+  process.stderr.write(`need --batches ≥ 2\n${HELP}`);
   process.exit(2);
 }
-for (const m of models)
-  if (!existsSync(join(m, "config.json"))) {
-    process.stderr.write(`${m}: not a model checkpoint (no config.json)\n`);
-    process.exit(2);
-  }
 
 mkdirSync(values.cache, { recursive: true });
 let exclusion: ReturnType<typeof benchmarkExclusion> | undefined;

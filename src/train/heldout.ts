@@ -130,20 +130,8 @@ export async function heldoutLosses(dir: string, o: HeldoutOptions = {}): Promis
   const base = readUmmConfig(dir);
   // Every loss at weight 1, so each kind's number is that loss alone.
   const cfg: ResolvedUmmConfig = { ...base, loss: { ...base.loss, t2i: 1, edit: 1, text: 1 } };
-  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
-  const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const conditionSource = cfg.conditionFeatures
-    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
-    : undefined;
-  const family = familyOf(cfg);
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family, conditionSource };
-  const pool = unlabeledPool({
-    seed: HELDOUT_SEED,
-    numCategories: cfg.data.numCategories,
-    imageSize: cfg.flow.imageSize,
-    exclude: o.exclude,
-  });
-  const params = loadUmmParams(dir, cfg, o.ema ?? true);
+  const m = openHeldout(dir, cfg, o);
+  const { family } = m.ctx;
   const lossFn = jit((p: ParamTree, b: Batch) =>
     ummLoss(cfg, family, p as unknown as UmmParams, b),
   );
@@ -152,13 +140,9 @@ export async function heldoutLosses(dir: string, o: HeldoutOptions = {}): Promis
     for (const kind of kinds) {
       const losses: number[] = [];
       for (let k = 0; k < batches; k++) {
-        const items = Array.from({ length: B }, (_, j) => {
-          const it = pool.get(k * B + j);
-          return { scene: it.scene, image: it.image, index: it.index };
-        });
-        const { gen, text } = heldoutRows(kind, items, cfg.data.numCategories);
-        const hb = await assembleBatch(ctx, gen, text, new Rng(`heldout/noise:${kind}:${k}`));
-        const loss = lossFn(treeRef(params as unknown as ParamTree), toDevice(hb)) as JaxArray;
+        const { gen, text } = heldoutRows(kind, m.items(k, B), cfg.data.numCategories);
+        const hb = await assembleBatch(m.ctx, gen, text, new Rng(`heldout/noise:${kind}:${k}`));
+        const loss = lossFn(treeRef(m.params as unknown as ParamTree), toDevice(hb)) as JaxArray;
         // data() consumes the array.
         const v = ((await loss.data()) as Float32Array)[0];
         if (!Number.isFinite(v)) throw new Error(`held-out ${kind} loss is ${v} (batch ${k})`);
@@ -169,11 +153,53 @@ export async function heldoutLosses(dir: string, o: HeldoutOptions = {}): Promis
     }
   } finally {
     lossFn.dispose();
-    treeDispose(params as unknown as ParamTree);
-    encoder.dispose();
-    conditionSource?.dispose();
+    m.dispose();
   }
   return result;
+}
+
+type HeldoutModel = {
+  ctx: BatchContext;
+  params: UmmParams;
+  /** The `B` validation items of batch `k` (the same for every model). */
+  items(k: number, B: number): Item[];
+  /** Frees the weights, the encoder and the condition source. */
+  dispose(): void;
+};
+
+/** What both probes open: the model's weights and batch context, and the validation pool. */
+function openHeldout(
+  dir: string,
+  cfg: ResolvedUmmConfig,
+  o: Pick<HeldoutOptions, "ema" | "exclude">,
+): HeldoutModel {
+  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const conditionSource = cfg.conditionFeatures
+    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
+    : undefined;
+  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg), conditionSource };
+  const pool = unlabeledPool({
+    seed: HELDOUT_SEED,
+    numCategories: cfg.data.numCategories,
+    imageSize: cfg.flow.imageSize,
+    exclude: o.exclude,
+  });
+  const params = loadUmmParams(dir, cfg, o.ema ?? true);
+  return {
+    ctx,
+    params,
+    items: (k, B) =>
+      Array.from({ length: B }, (_, j) => {
+        const it = pool.get(k * B + j);
+        return { scene: it.scene, image: it.image, index: it.index };
+      }),
+    dispose: () => {
+      treeDispose(params as unknown as ParamTree);
+      encoder.dispose();
+      conditionSource?.dispose();
+    },
+  };
 }
 
 /**
@@ -243,17 +269,7 @@ export async function conditionAlignment(
   const cfg = readUmmConfig(dir);
   if (cfg.conditionFeatures)
     throw new Error("condition alignment reads understanding features; this model's are VAE");
-  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
-  const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const family = familyOf(cfg);
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family };
-  const pool = unlabeledPool({
-    seed: HELDOUT_SEED,
-    numCategories: cfg.data.numCategories,
-    imageSize: cfg.flow.imageSize,
-    exclude: o.exclude,
-  });
-  const params = loadUmmParams(dir, cfg, o.ema ?? true);
+  const m = openHeldout(dir, cfg, o);
   const bc = backboneConfig(cfg);
   // Pooled over valid positions, and over the feature slots only.
   const pooled = jit((bb: ParamTree, b: Batch) => {
@@ -266,11 +282,11 @@ export async function conditionAlignment(
     return [pooledCondition(c.states.ref, c.valid), pooledCondition(c.states, slotMask)];
   });
   const embed = async (rows: GenRow[], k: number) => {
-    const hb = await assembleBatch(ctx, rows, null, new Rng(`heldout/align:${k}`));
+    const hb = await assembleBatch(m.ctx, rows, null, new Rng(`heldout/align:${k}`));
     const keep = ["g_tokens", "g_valid", "g_slots", "g_feats"];
     const sub = Object.fromEntries(Object.entries(hb).filter(([name]) => keep.includes(name)));
     const [all, slots] = pooled(
-      treeRef(params.backbone as unknown as ParamTree),
+      treeRef(m.params.backbone as unknown as ParamTree),
       toDevice(sub),
     ) as JaxArray[];
     return {
@@ -288,10 +304,7 @@ export async function conditionAlignment(
   const nc = cfg.data.numCategories;
   try {
     for (let k = 0; k < batches; k++) {
-      const items = Array.from({ length: B }, (_, j) => {
-        const it = pool.get(k * B + j);
-        return { scene: it.scene, image: it.image, index: it.index };
-      });
+      const items = m.items(k, B);
       const feats = await embed(heldoutRows("recon", items, nc).gen, k);
       const caps = (await embed(heldoutRows("t2i-complete", items, nc).gen, k)).all;
       const sparse = (await embed(heldoutRows("t2i-sparse", items, nc).gen, k)).all;
@@ -318,8 +331,7 @@ export async function conditionAlignment(
     }
   } finally {
     pooled.dispose();
-    treeDispose(params as unknown as ParamTree);
-    encoder.dispose();
+    m.dispose();
   }
   const n = batches * B;
   const out = (a: Tally): AlignmentScore => ({
