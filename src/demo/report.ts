@@ -13,7 +13,14 @@ import { encodePng, upscaleNearest } from "../data/png.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { DemoResult } from "./run.ts";
-import { demoFootnote, demoRows, fmtDelta, fmtScore, recaStepsText } from "./table.ts";
+import {
+  demoFootnote,
+  demoRows,
+  fmtDelta,
+  fmtScore,
+  recaMinutesText,
+  recaStepsText,
+} from "./table.ts";
 
 export type ReportShot = { image: RgbImage; correct: boolean; reason: string };
 export type ReportPrompt = { prompt: string; tag: string; base: ReportShot[]; reca: ReportShot[] };
@@ -201,7 +208,7 @@ export function renderReport(r: ReportInput): string {
 <style>${CSS}</style></head><body>
 <h1>Reconstruction Alignment: before and after</h1>
 <p class="meta">base <code>${escapeHtml(r.from)}</code> → RecA <code>${escapeHtml(r.recaDir)}</code>
-(${recaStepsText(t)}, ${t.minutes.toFixed(1)} min); seed ${r.seed}; both models sampled with the same seeds.</p>
+(${recaStepsText(t)}, ${recaMinutesText(t)}); seed ${r.seed}; both models sampled with the same seeds.</p>
 <h2>Scores</h2>
 ${scoreTable(r.result)}
 <p class="meta">${escapeHtml(demoFootnote(r.result))}</p>

@@ -69,6 +69,16 @@ export function recaStepsText(t: DemoTraining): string {
   );
 }
 
+/**
+ * The RecA run's training minutes: this invocation's, or for a resumed run (whose training mostly
+ * happened before this invocation) the loop's total and the step it resumed at.
+ */
+export function recaMinutesText(t: DemoTraining): string {
+  return t.resumedFrom !== null
+    ? `${t.loopMinutes.toFixed(1)} min training in total (resumed at step ${t.resumedFrom})`
+    : `${t.minutes.toFixed(1)} min training`;
+}
+
 /** What the quick set and the run were, in one line. */
 export function demoFootnote(r: DemoResult): string {
   const t = r.after.reca;
@@ -79,11 +89,7 @@ export function demoFootnote(r: DemoResult): string {
     `gap: ${r.before.gap.samples} per pair, seed ${r.before.gap.seed}; ` +
     `RecA: ${recaStepsText(t)}` +
     (t.budgetMinutes !== null ? ` (budget ${t.budgetMinutes} min)` : "") +
-    // A resumed run's training mostly happened before this invocation: give the loop's total.
-    (t.resumedFrom !== null
-      ? `, ${t.loopMinutes.toFixed(1)} min training in total (resumed at step ${t.resumedFrom})`
-      : `, ${t.minutes.toFixed(1)} min training`) +
-    `; demo ${r.minutes.toFixed(1)} min`
+    `, ${recaMinutesText(t)}; demo ${r.minutes.toFixed(1)} min`
   );
 }
 

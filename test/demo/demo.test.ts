@@ -105,6 +105,18 @@ describe("reca demo", () => {
     expect(demoFootnote(resumed)).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
     expect(demoFootnote(resumed)).not.toMatch(/0\.2 min training/);
     expect(demoFootnote(run.result)).toMatch(/\d min training; demo/);
+    // The report's header says the same.
+    const html = renderReport({
+      from: "base",
+      recaDir: "out/reca",
+      seed: 0,
+      result: resumed,
+      prompts: [],
+      gap: run.gap,
+    });
+    const header = html.match(/<p class="meta">base .*?<\/p>/s)?.[0] ?? "";
+    expect(header).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
+    expect(header).not.toMatch(/0\.2 min/);
   });
 
   it("escapes prompt text in the report", () => {
