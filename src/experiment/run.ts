@@ -12,7 +12,9 @@
  * Jobs run seed-major (all rows for seed 0, then seed 1, …) so a partial run already fills one
  * complete column of the table. The seed is the training seed of every stage and the sampling
  * seed of the evaluation; the base row varies only the latter. Train cost is reported in
- * CPU-minutes: wall minutes × the worker threads that trained.
+ * CPU-minutes: the training loop's measured process CPU time (all threads), which stays true
+ * when two experiments share the cores; stages trained before it was recorded fall back to
+ * wall minutes × the worker threads that trained (`cpuMeasured: false`).
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -42,6 +44,8 @@ export type StageRecord = {
   wallSeconds: number;
   threads: number;
   cpuMinutes: number;
+  /** cpuMinutes is measured process CPU time (else wall × threads, from older checkpoints). */
+  cpuMeasured?: boolean;
 };
 
 export type JobResult = {
@@ -165,7 +169,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
           steps: after.step,
           wallSeconds: wall,
           threads,
-          cpuMinutes: (wall * threads) / 60,
+          cpuMinutes:
+            after.cpuSeconds !== undefined ? after.cpuSeconds / 60 : (wall * threads) / 60,
+          cpuMeasured: after.cpuSeconds !== undefined,
         });
         model = stageDir;
       }

@@ -26,6 +26,12 @@ export type TrainerState = {
   /** Threads that computed the steps (absent in checkpoints written before it was recorded). */
   threads?: number;
   wallSeconds: number;
+  /**
+   * Process CPU seconds (user + system, all threads) spent by the loop, cumulative over resumes
+   * like `wallSeconds`. Unlike wall × threads it stays true when other jobs share the cores.
+   * Absent in checkpoints written before it was recorded.
+   */
+  cpuSeconds?: number;
 };
 
 export type LoopOptions = {
@@ -101,6 +107,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   let step = 0;
   let rng = new Rng(o.seed);
   let priorWall = 0;
+  let priorCpu = 0;
   const note = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
   };
@@ -122,6 +129,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     step = ck.trainer.step;
     rng = new Rng(ck.trainer.rng);
     priorWall = ck.trainer.wallSeconds;
+    priorCpu = ck.trainer.cpuSeconds ?? Number.NaN;
     truncateMetrics(metricsPath, step);
     note(`resumed ${o.outDir} at step ${step}`);
   } else {
@@ -133,6 +141,11 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   const startStep = step;
   const t0 = performance.now();
   const wall = () => priorWall + (performance.now() - t0) / 1000;
+  const cpu0 = process.cpuUsage();
+  const cpu = () => {
+    const u = process.cpuUsage(cpu0);
+    return priorCpu + (u.user + u.system) / 1e6;
+  };
   const save = async (s: number) => {
     const trainer: TrainerState = {
       step: s,
@@ -141,6 +154,8 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       runner: o.runner.kind,
       threads: o.runner.threads,
       wallSeconds: wall(),
+      // A resumed run whose earlier part was not measured has no honest total: leave it out.
+      ...(Number.isFinite(cpu()) ? { cpuSeconds: cpu() } : {}),
     };
     await saveHostCheckpoint(o.outDir, {
       state: await o.runner.getState(),

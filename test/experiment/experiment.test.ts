@@ -161,7 +161,12 @@ describe("reca experiment run", () => {
       if (r.row === "base") expect(r.trainCpuMinutes).toBe(0);
       else {
         expect(r.trainCpuMinutes).toBeGreaterThan(0);
-        for (const s of r.stages) expect(s.steps).toBe(2);
+        for (const s of r.stages) {
+          expect(s.steps).toBe(2);
+          // Measured process CPU time, not wall × threads.
+          expect(s.cpuMeasured).toBe(true);
+          expect(s.cpuMinutes).toBeGreaterThan(0);
+        }
       }
     }
     expect(lines.some((l) => /stage sft: 2 steps/.test(l))).toBe(true);

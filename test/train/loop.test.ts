@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadHostCheckpoint } from "../../src/engine/checkpoint.ts";
+import { loadHostCheckpoint, saveHostCheckpoint } from "../../src/engine/checkpoint.ts";
 import { initEngine } from "../../src/engine/jax.ts";
 import { optimConfig } from "../../src/engine/optim.ts";
 import type { Rng } from "../../src/engine/rng.ts";
@@ -87,6 +87,39 @@ describe("training loop", () => {
     await c.runner.dispose();
     const m = readFileSync(join(split, "metrics.jsonl"), "utf8").trim().split("\n");
     expect(m.map((l) => JSON.parse(l).step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it("records the loop's process CPU seconds, cumulative over a resume, and none after an unmeasured part", async () => {
+    // Every batch burns 20 ms of CPU on the main thread: the measured total must include it.
+    const spin = (step: number, rng: Rng) => {
+      const t = performance.now();
+      while (performance.now() - t < 20) {}
+      return batch(step, rng);
+    };
+    const dir = tmp();
+    const a = opts(dir, { steps: 13, batch: spin });
+    await runTrainingLoop(a);
+    await a.runner.dispose();
+    const first = loadHostCheckpoint<unknown, TrainerState>(dir).trainer!;
+    expect(first.cpuSeconds).toBeGreaterThanOrEqual(13 * 0.02 * 0.9);
+    const c = opts(dir, { resume: true, batch: spin });
+    await runTrainingLoop(c);
+    await c.runner.dispose();
+    const total = loadHostCheckpoint<unknown, TrainerState>(dir).trainer!;
+    expect(total.cpuSeconds! - first.cpuSeconds!).toBeGreaterThanOrEqual(17 * 0.02 * 0.9);
+
+    // A checkpoint from before CPU time was recorded: the resumed total would be a guess, so none.
+    const old = tmp();
+    const b = opts(old, { steps: 13 });
+    await runTrainingLoop(b);
+    await b.runner.dispose();
+    const ck = loadHostCheckpoint<unknown, TrainerState>(old);
+    const { cpuSeconds: _dropped, ...legacy } = ck.trainer!;
+    await saveHostCheckpoint(old, { state: ck.state, config: ck.config, trainer: legacy });
+    const d = opts(old, { resume: true });
+    expect(await runTrainingLoop(d)).toMatchObject({ status: "done", step: 30 });
+    await d.runner.dispose();
+    expect(loadHostCheckpoint<unknown, TrainerState>(old).trainer?.cpuSeconds).toBeUndefined();
   });
 
   it("stops at a wall-clock deadline with a checkpoint (status deadline); resume completes it", async () => {
