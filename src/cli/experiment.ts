@@ -99,7 +99,9 @@ export function register(program: Command): void {
       const detect = await loadJudgeDetector(o.judge);
       const { progressFactory } = await import("./model-options.ts");
       const { runExperiment } = await import("../experiment/run.ts");
-      const { buildTable, compareToBase, formatMarkdown } = await import("../experiment/table.ts");
+      const { buildTable, compareToBase, deltaSection, formatMarkdown } = await import(
+        "../experiment/table.ts"
+      );
       const t0 = performance.now();
       const results = await runExperiment({
         plan,
@@ -118,7 +120,11 @@ export function register(program: Command): void {
         plan.rows.map((r) => r.name),
       );
       process.stdout.write(
-        `${formatMarkdown(table)}\n\n${compareToBase(table).join("\n")}\n` +
+        `${formatMarkdown(table)}\n\n${deltaSection(
+          results,
+          plan.rows.map((r) => r.name),
+        )}` +
+          `${compareToBase(table).join("\n")}\n` +
           `[${results.length} jobs, ${((performance.now() - t0) / 60000).toFixed(1)} min; ` +
           `reca experiment table --out ${o.out}]\n`,
       );
@@ -130,14 +136,16 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`")
     .option("--plan <file>", `row order from this plan (default ${DEFAULT_PLAN} if present)`)
     .option("--markdown <file>", "also write the Markdown table to FILE")
-    .option("--json <file>", "write the rows (mean, std, n per column) as JSON")
+    .option(
+      "--json <file>",
+      "write {rows, pairedDeltas} as JSON: mean, std, n per column, and each row minus the base seed by seed",
+    )
     .action(async (o: TableOptions) => {
       const { existsSync, readFileSync } = await import("node:fs");
       const { atomicWriteFile } = await import("../engine/fsutil.ts");
       const { writeJsonResult } = await import("./config.ts");
-      const { buildTable, compareToBase, formatMarkdown, readResults } = await import(
-        "../experiment/table.ts"
-      );
+      const { buildTable, compareToBase, deltaSection, formatMarkdown, pairedDeltas, readResults } =
+        await import("../experiment/table.ts");
       const results = readResults(o.out);
       if (results.length === 0)
         throw new UserError(`${o.out}: no finished jobs (rows/<row>/seed-<s>/result.json)`);
@@ -157,9 +165,9 @@ export function register(program: Command): void {
       } catch (e) {
         throw new UserError((e as Error).message);
       }
-      const md = `${formatMarkdown(rows)}\n\n${compareToBase(rows).join("\n")}`;
+      const md = `${formatMarkdown(rows)}\n\n${deltaSection(results, order)}${compareToBase(rows).join("\n")}`;
       if (o.markdown) atomicWriteFile(o.markdown, `${md}\n`);
-      if (o.json) writeJsonResult(o.json, rows);
+      if (o.json) writeJsonResult(o.json, { rows, pairedDeltas: pairedDeltas(results) });
       process.stdout.write(`${md}\n`);
     });
 }

@@ -122,6 +122,87 @@ export function formatMarkdown(rows: readonly TableRow[]): string {
   return lines.join("\n");
 }
 
+export type DeltaRow = {
+  row: string;
+  label: string;
+  /** Seeds both this row and the base finished (under the same protocol). */
+  seeds: number[];
+  cells: Record<string, Cell>;
+};
+
+/** Columns compared with the base seed by seed (training cost is not a score). */
+const DELTA_COLUMNS = TABLE_COLUMNS.filter((c) => c.key !== "cpuMinutes");
+
+/**
+ * Each row minus the base, seed by seed: a row's seed s samples with the same seed as the base's
+ * seed s, so the paired difference cancels the shared sampling noise; mean ± std over the common
+ * seeds. Rows with no seed in common with the base, or evaluated under another protocol, are
+ * left out (never compared across protocols).
+ */
+export function pairedDeltas(results: readonly JobResult[], base = "base"): DeltaRow[] {
+  const baseBySeed = new Map(results.filter((r) => r.row === base).map((r) => [r.seed, r]));
+  if (baseBySeed.size === 0) return [];
+  const byRow = new Map<string, JobResult[]>();
+  for (const r of results) if (r.row !== base) byRow.set(r.row, [...(byRow.get(r.row) ?? []), r]);
+  const out: DeltaRow[] = [];
+  for (const [row, rs] of byRow) {
+    const pairs = rs
+      .map((r) => [r, baseBySeed.get(r.seed)] as const)
+      .filter(
+        (p): p is readonly [JobResult, JobResult] =>
+          p[1] !== undefined && JSON.stringify(p[0].protocol) === JSON.stringify(p[1].protocol),
+      )
+      .sort((a, b) => a[0].seed - b[0].seed);
+    if (pairs.length === 0) continue;
+    const cells: Record<string, Cell> = {};
+    for (const c of DELTA_COLUMNS) {
+      const ds: number[] = [];
+      for (const [r, b] of pairs) {
+        const x = c.get(r);
+        const y = c.get(b);
+        if (x !== undefined && y !== undefined && Number.isFinite(x) && Number.isFinite(y))
+          ds.push(x - y);
+      }
+      cells[c.key] = meanStd(ds);
+    }
+    out.push({ row, label: rs[0].label, seeds: pairs.map((p) => p[0].seed), cells });
+  }
+  return out;
+}
+
+/** The paired differences as a Markdown table, rows in `order` (the main table's). */
+export function formatDeltaMarkdown(
+  deltas: readonly DeltaRow[],
+  order: readonly string[] = [],
+  baseLabel = "Base",
+): string {
+  if (deltas.length === 0) return "";
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
+  const rows = [...deltas].sort((a, b) => rank(a.row) - rank(b.row) || a.row.localeCompare(b.row));
+  const cols = DELTA_COLUMNS.filter((c) => rows.some((r) => r.cells[c.key]));
+  const sign = (c: Cell, digits: number) => {
+    if (!c) return "–";
+    const m = `${c.mean >= 0 ? "+" : "−"}${Math.abs(c.mean).toFixed(digits)}`;
+    return c.n > 1 ? `${m} ± ${c.std.toFixed(digits)}` : m;
+  };
+  const head = [`Δ vs ${baseLabel} (paired by seed)`, "n", ...cols.map((c) => c.label)];
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+    ...rows.map(
+      (r) =>
+        `| ${[r.label, String(r.seeds.length), ...cols.map((c) => sign(r.cells[c.key], c.digits))].join(" | ")} |`,
+    ),
+  ].join("\n");
+}
+
+/** The paired table and a blank line, or nothing when no row pairs with the base. */
+export function deltaSection(results: readonly JobResult[], order: readonly string[] = []): string {
+  const base = results.find((r) => r.row === "base");
+  const md = formatDeltaMarkdown(pairedDeltas(results), order, base?.label);
+  return md ? `${md}\n\n` : "";
+}
+
 /**
  * Each row against the base row: the change in GenEval overall and in und (points), with the
  * issue's rule that post-training must not cost understanding more than 1 point flagged.

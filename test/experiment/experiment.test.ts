@@ -23,8 +23,11 @@ import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.
 import {
   buildTable,
   compareToBase,
+  deltaSection,
+  formatDeltaMarkdown,
   formatMarkdown,
   meanStd,
+  pairedDeltas,
   readResults,
 } from "../../src/experiment/table.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
@@ -227,5 +230,65 @@ describe("meanStd", () => {
     expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1, n: 3 });
     expect(Number.isNaN(meanStd([5])!.std)).toBe(true);
     expect(meanStd([])).toBeNull();
+  });
+});
+
+describe("pairedDeltas", () => {
+  // Minimal results: only what the columns read. Seed s of every row shares sampling noise.
+  const job = (
+    row: string,
+    seed: number,
+    overall: number,
+    und: number,
+    limit: number | null = null,
+  ) =>
+    ({
+      row,
+      label: row.toUpperCase(),
+      seed,
+      protocol: { suites: ["geneval", "und"], limit },
+      stages: [],
+      trainCpuMinutes: 9,
+      eval: { geneval: { overall, tags: { position: overall / 2 } }, und: { overall: und } },
+      gap: null,
+    }) as unknown as JobResult;
+
+  it("subtracts the base seed by seed, so shared sampling noise cancels", () => {
+    // The base varies a lot across seeds (noise); RecA is the base + 0.02 on every seed.
+    const results = [
+      job("base", 0, 0.1, 0.7),
+      job("base", 1, 0.3, 0.72),
+      job("base", 2, 0.2, 0.71),
+      job("reca", 0, 0.12, 0.69),
+      job("reca", 1, 0.32, 0.71),
+      job("reca", 2, 0.22, 0.7),
+    ];
+    const [d] = pairedDeltas(results);
+    expect(d.row).toBe("reca");
+    expect(d.seeds).toEqual([0, 1, 2]);
+    expect(d.cells.overall!.mean).toBeCloseTo(0.02, 12);
+    expect(d.cells.overall!.std).toBeCloseTo(0, 12); // unpaired, the std would be 0.1
+    expect(d.cells.position!.mean).toBeCloseTo(0.01, 12);
+    expect(d.cells.und!.mean).toBeCloseTo(-1, 9); // points
+    expect(d.cells.cpuMinutes).toBeUndefined(); // cost is not a score
+    const md = formatDeltaMarkdown([d], [], "Base");
+    expect(md.split("\n")[0]).toMatch(/^\| Δ vs Base \(paired by seed\) \| n \| /);
+    expect(md).toMatch(/\| RECA \| 3 \| .*\+0\.020 ± 0\.000/);
+    expect(md).toMatch(/−1\.0 ± 0\.0/);
+  });
+
+  it("pairs only seeds the base has, under the same protocol", () => {
+    const results = [
+      job("base", 0, 0.1, 0.7),
+      job("reca", 0, 0.15, 0.7),
+      job("reca", 1, 0.5, 0.7), // no base seed 1: not paired
+      job("vae", 0, 0.2, 0.7, 3), // another protocol: not compared
+    ];
+    const ds = pairedDeltas(results);
+    expect(ds.map((d) => d.row)).toEqual(["reca"]);
+    expect(ds[0].seeds).toEqual([0]);
+    expect(ds[0].cells.overall!.mean).toBeCloseTo(0.05, 12);
+    expect(pairedDeltas(results.filter((r) => r.row !== "base"))).toEqual([]);
+    expect(deltaSection(results.filter((r) => r.row !== "base"))).toBe("");
   });
 });
