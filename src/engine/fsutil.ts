@@ -1,5 +1,14 @@
 /** Filesystem helpers that never leave a half-written file behind. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 
 /** Write to `path.tmp-<pid>`, fsync, then rename over `path` (atomic on POSIX). */
@@ -21,4 +30,50 @@ export function atomicWriteFile(path: string, data: string | Uint8Array): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+export type Lock = { release: () => void };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * An exclusive lock file holding this process's pid (created with O_EXCL). Returns the lock, or
+ * the pid of the live process that holds it; a lock left by a dead process is taken over. The
+ * lock is also removed if this process exits without releasing it.
+ */
+export function tryLock(path: string): Lock | { heldBy: number } {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      const onExit = () => rmSync(path, { force: true });
+      process.on("exit", onExit);
+      return {
+        release: () => {
+          process.off("exit", onExit);
+          rmSync(path, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let pid = Number.NaN;
+      try {
+        pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+      } catch {
+        continue; // released between the two calls: try again
+      }
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) return { heldBy: pid };
+      rmSync(path, { force: true }); // stale (dead holder, or garbage): take it over
+    }
+  }
+  throw new Error(`${path}: could not take the lock`);
 }

@@ -25,7 +25,7 @@ import { type GapResult, gapProbe } from "../bench/gap.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { readTrainerState } from "../engine/checkpoint.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
+import { atomicWriteFile, tryLock } from "../engine/fsutil.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
 import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
@@ -97,7 +97,7 @@ export function readJobResult(path: string): JobResult | null {
   }
 }
 
-function stageKey(prev: string, cfg: PostTrainConfig): string {
+export function stageKey(prev: string, cfg: PostTrainConfig): string {
   return createHash("sha256").update(prev).update("\n").update(JSON.stringify(cfg)).digest("hex");
 }
 
@@ -112,7 +112,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
   const total = o.rows.length * o.seeds.length;
   let index = 0;
   for (const seed of o.seeds) {
-    for (const row of o.rows) {
+    jobs: for (const row of o.rows) {
       index++;
       const dir = jobDir(o.out, row.name, seed);
       const resultPath = join(dir, "result.json");
@@ -126,111 +126,135 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         log(`[${index}/${total}] ${row.name} seed ${seed}: protocol changed, re-evaluating`);
       log(`[${index}/${total}] ${row.name} seed ${seed}`);
 
-      // 1. The stage chain.
-      let model = o.from;
-      let key = `base:${resolve(o.from)}`;
-      const stages: StageRecord[] = [];
-      for (const stage of row.stages) {
-        const cfg: PostTrainConfig = structuredClone(stage.config);
-        cfg.train.seed = seed;
-        if (o.steps !== undefined) cfg.train.steps = o.steps;
-        key = stageKey(key, cfg);
-        const name = basename(stage.path).replace(/\.json$/, "");
-        const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
-        const state = readTrainerState<TrainerState>(stageDir);
-        if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
-          log(`  stage ${name}: reusing ${stageDir}`);
-        } else {
-          log(`  stage ${name}: ${cfg.train.steps} steps → ${stageDir}`);
-          const r = await postTrain(cfg, {
-            from: model,
-            outDir: stageDir,
-            images: pool,
-            resume: true,
-            exclude,
-            parallelism: o.parallelism,
-            quiet: o.quiet,
-            label: `${row.name}/${name} s${seed}`,
-          });
-          if (r.status !== "done")
-            throw new ExperimentError(
-              `${row.name} seed ${seed}, stage ${name}: ${r.status}` +
-                (r.message ? ` (${r.message})` : "") +
-                `; the last good checkpoint is in ${stageDir}`,
-            );
-        }
-        const after = readTrainerState<TrainerState>(stageDir);
-        if (!after) throw new ExperimentError(`${stageDir}: no trainer.json after training`);
-        const wall = after.wallSeconds;
-        const threads = after.threads ?? 0;
-        stages.push({
-          config: stage.path,
-          dir: stageDir,
-          steps: after.step,
-          wallSeconds: wall,
-          threads,
-          cpuMinutes:
-            after.cpuSeconds !== undefined ? after.cpuSeconds / 60 : (wall * threads) / 60,
-          cpuMeasured: after.cpuSeconds !== undefined,
-        });
-        model = stageDir;
+      // Two processes may run the same plan (different rows use both cores): a job, and a stage
+      // two jobs share, is run by one process at a time; the other skips it and says so.
+      const jobLock = tryLock(join(dir, ".lock"));
+      if ("heldBy" in jobLock) {
+        log(`  skipped: process ${jobLock.heldBy} is running this job (rerun later to collect it)`);
+        continue;
       }
-
-      // 2. The evaluation, under the plan's protocol.
-      const p = o.plan.eval;
-      const t0 = performance.now();
-      const m = loadUmm(model);
-      let evalResult: EvalResult;
-      let gap: JobResult["gap"] = null;
       try {
-        evalResult = {};
-        // One suite at a time: the protocol may set images per item per suite.
-        for (const suite of p.suites) {
-          const r = await evalModel(m, o.detect, {
-            suites: [suite],
-            numCategories,
-            perItem: suite === "und" ? undefined : perItemFor(p, suite),
-            limit: p.limit ?? undefined,
-            sampling: { seed, steps: p.sampleSteps ?? undefined, chunk: o.chunk },
-            progress: o.progress,
-          });
-          Object.assign(evalResult, r);
+        const finished = readJobResult(resultPath);
+        if (finished && sameProtocol(finished.protocol, o.plan.eval)) {
+          log(`  done meanwhile by another process (${resultPath})`);
+          results.push(finished);
+          continue;
         }
-        if (p.gapSamples > 0) {
-          const g = await gapProbe(m, o.detect, {
-            numCategories,
-            samples: p.gapSamples,
-            seed,
-            steps: p.sampleSteps ?? undefined,
-            chunk: o.chunk,
+        // 1. The stage chain.
+        let model = o.from;
+        let key = `base:${resolve(o.from)}`;
+        const stages: StageRecord[] = [];
+        for (const stage of row.stages) {
+          const cfg: PostTrainConfig = structuredClone(stage.config);
+          cfg.train.seed = seed;
+          if (o.steps !== undefined) cfg.train.steps = o.steps;
+          key = stageKey(key, cfg);
+          const name = basename(stage.path).replace(/\.json$/, "");
+          const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
+          const state = readTrainerState<TrainerState>(stageDir);
+          if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
+            log(`  stage ${name}: reusing ${stageDir}`);
+          } else {
+            const stageLock = tryLock(`${stageDir}.lock`);
+            if ("heldBy" in stageLock) {
+              log(
+                `  skipped: process ${stageLock.heldBy} is training stage ${name} (${stageDir}); rerun later`,
+              );
+              continue jobs;
+            }
+            log(`  stage ${name}: ${cfg.train.steps} steps → ${stageDir}`);
+            const r = await postTrain(cfg, {
+              from: model,
+              outDir: stageDir,
+              images: pool,
+              resume: true,
+              exclude,
+              parallelism: o.parallelism,
+              quiet: o.quiet,
+              label: `${row.name}/${name} s${seed}`,
+            }).finally(() => stageLock.release());
+            if (r.status !== "done")
+              throw new ExperimentError(
+                `${row.name} seed ${seed}, stage ${name}: ${r.status}` +
+                  (r.message ? ` (${r.message})` : "") +
+                  `; the last good checkpoint is in ${stageDir}`,
+              );
+          }
+          const after = readTrainerState<TrainerState>(stageDir);
+          if (!after) throw new ExperimentError(`${stageDir}: no trainer.json after training`);
+          const wall = after.wallSeconds;
+          const threads = after.threads ?? 0;
+          stages.push({
+            config: stage.path,
+            dir: stageDir,
+            steps: after.step,
+            wallSeconds: wall,
+            threads,
+            cpuMinutes:
+              after.cpuSeconds !== undefined ? after.cpuSeconds / 60 : (wall * threads) / 60,
+            cpuMeasured: after.cpuSeconds !== undefined,
           });
-          gap = g.summary;
+          model = stageDir;
         }
+
+        // 2. The evaluation, under the plan's protocol.
+        const p = o.plan.eval;
+        const t0 = performance.now();
+        const m = loadUmm(model);
+        let evalResult: EvalResult;
+        let gap: JobResult["gap"] = null;
+        try {
+          evalResult = {};
+          // One suite at a time: the protocol may set images per item per suite.
+          for (const suite of p.suites) {
+            const r = await evalModel(m, o.detect, {
+              suites: [suite],
+              numCategories,
+              perItem: suite === "und" ? undefined : perItemFor(p, suite),
+              limit: p.limit ?? undefined,
+              sampling: { seed, steps: p.sampleSteps ?? undefined, chunk: o.chunk },
+              progress: o.progress,
+            });
+            Object.assign(evalResult, r);
+          }
+          if (p.gapSamples > 0) {
+            const g = await gapProbe(m, o.detect, {
+              numCategories,
+              samples: p.gapSamples,
+              seed,
+              steps: p.sampleSteps ?? undefined,
+              chunk: o.chunk,
+            });
+            gap = g.summary;
+          }
+        } finally {
+          m.dispose();
+        }
+        const result: JobResult = {
+          row: row.name,
+          label: row.label,
+          seed,
+          from: o.from,
+          protocol: p,
+          stages,
+          trainCpuMinutes: stages.reduce((a, s) => a + s.cpuMinutes, 0),
+          eval: evalResult,
+          gap,
+          evalSeconds: (performance.now() - t0) / 1000,
+          provenance: provenance(),
+          finishedAt: new Date().toISOString(),
+        };
+        atomicWriteFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+        const ge = evalResult.geneval?.overall;
+        log(
+          `  ${row.name} seed ${seed}: ` +
+            (ge !== undefined ? `geneval ${ge.toFixed(3)}, ` : "") +
+            `eval ${result.evalSeconds.toFixed(0)} s → ${resultPath}`,
+        );
+        results.push(result);
       } finally {
-        m.dispose();
+        jobLock.release();
       }
-      const result: JobResult = {
-        row: row.name,
-        label: row.label,
-        seed,
-        from: o.from,
-        protocol: p,
-        stages,
-        trainCpuMinutes: stages.reduce((a, s) => a + s.cpuMinutes, 0),
-        eval: evalResult,
-        gap,
-        evalSeconds: (performance.now() - t0) / 1000,
-        provenance: provenance(),
-        finishedAt: new Date().toISOString(),
-      };
-      atomicWriteFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
-      const ge = evalResult.geneval?.overall;
-      log(
-        `  ${row.name} seed ${seed}: ` +
-          (ge !== undefined ? `geneval ${ge.toFixed(3)}, ` : "") +
-          `eval ${result.evalSeconds.toFixed(0)} s → ${resultPath}`,
-      );
-      results.push(result);
     }
   }
   return results;

@@ -4,9 +4,11 @@
  * bookkeeping — stage reuse across rows, skip-on-rerun, seeds as training seeds, the
  * protocol recorded and enforced, and the table's arithmetic.
  */
+
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
@@ -19,7 +21,7 @@ import {
   perItemFor,
   selectRows,
 } from "../../src/experiment/plan.ts";
-import { type JobResult, jobDir, runExperiment } from "../../src/experiment/run.ts";
+import { type JobResult, jobDir, runExperiment, stageKey } from "../../src/experiment/run.ts";
 import {
   buildTable,
   compareToBase,
@@ -222,6 +224,43 @@ describe("reca experiment run", () => {
       r.row === "reca" && r.seed === 1 ? { ...r, protocol: { ...r.protocol, limit: 2 } } : r,
     );
     expect(() => buildTable(mixed)).toThrow(/row reca: .*2 different protocols/);
+  });
+
+  it("skips a job or a stage another live process holds, and takes over a dead process's lock", async () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    const reca = { ...plan, rows: plan.rows.filter((r) => r.name === "reca") };
+    const live = process.ppid; // alive for the whole test, and not this process
+    const dead = spawnSync("true").pid!; // exited and reaped
+    const jobLock = join(jobDir(out, "reca", 2), ".lock");
+    mkdirSync(jobDir(out, "reca", 2), { recursive: true });
+
+    writeFileSync(jobLock, `${live}\n`);
+    let r = await run(reca, [2]);
+    expect(r.results).toEqual([]);
+    expect(r.lines.some((l) => l.includes(`skipped: process ${live} is running this job`))).toBe(
+      true,
+    );
+    expect(r.lines.some((l) => /steps →/.test(l))).toBe(false);
+    rmSync(jobLock);
+
+    const cfg = structuredClone(reca.rows[0].stages[0].config);
+    cfg.train.seed = 2;
+    const key = stageKey(`base:${resolve(tiny.model)}`, cfg);
+    const stageLock = `${join(out, "stages", `reca-${key.slice(0, 12)}`)}.lock`;
+    writeFileSync(stageLock, `${live}\n`);
+    r = await run(reca, [2]);
+    expect(r.results).toEqual([]);
+    expect(r.lines.some((l) => l.includes(`skipped: process ${live} is training stage reca`))).toBe(
+      true,
+    );
+    expect(existsSync(jobLock)).toBe(false); // the job's own lock was released
+
+    writeFileSync(stageLock, `${dead}\n`);
+    writeFileSync(jobLock, `${dead}\n`);
+    r = await run(reca, [2]);
+    expect(r.results.map((x) => `${x.row}/${x.seed}`)).toEqual(["reca/2"]);
+    expect(r.lines.some((l) => /stage reca: 2 steps →/.test(l))).toBe(true);
+    expect(existsSync(stageLock) || existsSync(jobLock)).toBe(false);
   });
 });
 
