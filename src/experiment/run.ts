@@ -97,8 +97,17 @@ export function readJobResult(path: string): JobResult | null {
   }
 }
 
+/**
+ * Config fields added after stages were trained, with the value that reproduces the behaviour
+ * from before they existed: a field at that value is left out of the key, so stages trained
+ * earlier keep their folders (their configs were the same training).
+ */
+const KEY_NEUTRAL: Partial<Record<keyof PostTrainConfig, unknown>> = { sftCaptions: "sparse" };
+
 export function stageKey(prev: string, cfg: PostTrainConfig): string {
-  return createHash("sha256").update(prev).update("\n").update(JSON.stringify(cfg)).digest("hex");
+  const keyed: Record<string, unknown> = { ...cfg };
+  for (const [k, v] of Object.entries(KEY_NEUTRAL)) if (keyed[k] === v) delete keyed[k];
+  return createHash("sha256").update(prev).update("\n").update(JSON.stringify(keyed)).digest("hex");
 }
 
 /** Run (or resume) the plan's jobs; returns every job's result, fresh or read back. */

@@ -40,6 +40,7 @@ import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
 import { pooledCondition } from "../umm/unet.ts";
 import type { Scene } from "../world/index.ts";
 import {
+  COMPLETE_CAPTION,
   denseCaption,
   sparseCaption,
   vqaQuestions,
@@ -54,14 +55,7 @@ export const HELDOUT_SEED = 5_005;
 export const HELDOUT_KINDS = ["t2i-null", "t2i-sparse", "t2i-complete", "recon", "i2t"] as const;
 export type HeldoutKind = (typeof HELDOUT_KINDS)[number];
 
-/** A caption in the sparse grammar that commits to everything it can. */
-export const COMPLETE_CAPTION = {
-  pColor: 1,
-  pMention: 1,
-  pPos: 1,
-  pVague: 0,
-  pOthers: 0,
-} as const;
+export { COMPLETE_CAPTION } from "../world/index.ts";
 
 export type HeldoutOptions = {
   /** Batches per loss (default 16). */

@@ -34,7 +34,7 @@ import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
 import { familyOf, UMM_TASK_MODULE } from "../umm/model.ts";
 import { IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
-import { sparseCaption, WorldRng } from "../world/index.ts";
+import { COMPLETE_CAPTION, sparseCaption, WorldRng } from "../world/index.ts";
 import type { RgbImage } from "../world/render.ts";
 import { PretrainData } from "./pretrain.ts";
 import { type TrainRunSummary, trainRun } from "./run.ts";
@@ -61,7 +61,14 @@ export const PostTrainConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Generation rows: relative shares of reconstruction and sparse-caption SFT rows. */
+    /**
+     * SFT rows' captions: "sparse" (the world's biased captions, the paper's SFT baseline) or
+     * "complete" — every category, colour, exact count and a relation, in the same grammar: an
+     * oracle control that uses labels RecA never sees, to measure what dense text supervision
+     * could do for this generator in the same budget.
+     */
+    sftCaptions: z.enum(["sparse", "complete"]).default("sparse"),
+    /** Generation rows: relative shares of reconstruction and SFT rows. */
     mix: z
       .object({ recon: z.number().min(0).default(1), t2i: z.number().min(0).default(0) })
       .strict()
@@ -200,7 +207,11 @@ export class PostTrainRows {
         return { parts: this.reconParts(rng), target: image, features: image, weight: loss.recon };
       if (!scene)
         throw new Error("SFT rows need captions: use the world pool, not an image folder");
-      const caption = sparseCaption(scene, WorldRng.fromParts("reca/sft", i, rng.int(1 << 30)));
+      const caption = sparseCaption(
+        scene,
+        WorldRng.fromParts("reca/sft", i, rng.int(1 << 30)),
+        this.pt.sftCaptions === "complete" ? COMPLETE_CAPTION : {},
+      );
       return { parts: [caption.text], target: image, weight: loss.t2i };
     });
   }

@@ -106,6 +106,15 @@ export const SPARSE_DEFAULTS = {
   pOthers: 0.3,
 } as const;
 
+/** A caption in the sparse grammar that commits to everything it can (a "complete" caption). */
+export const COMPLETE_CAPTION = {
+  pColor: 1,
+  pMention: 1,
+  pPos: 1,
+  pVague: 0,
+  pOthers: 0,
+} as const;
+
 /** A sparse caption and what it committed to (for tests and for data statistics). */
 export type SparseCaption = {
   text: string;

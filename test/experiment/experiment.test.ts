@@ -106,6 +106,7 @@ describe("experiment plans", () => {
     expect(plan.rows.map((r) => r.name)).toEqual([
       "base",
       "sft",
+      "sft-complete",
       "reca",
       "sft-reca",
       "reca-vae",
@@ -113,6 +114,16 @@ describe("experiment plans", () => {
       "reca-single-template",
     ]);
     expect(plan.seeds).toEqual([0, 1, 2]);
+    const oracle = plan.rows.find((r) => r.name === "sft-complete")!;
+    expect(oracle.stages[0].config.sftCaptions).toBe("complete");
+    const sft = plan.rows.find((r) => r.name === "sft")!.stages[0].config;
+    expect(sft.sftCaptions).toBe("sparse");
+    // A field added later keys a stage only when it changes the training: stages trained before
+    // sftCaptions existed keep their folders; the oracle's stage is a different one.
+    const { sftCaptions: _, ...before } = sft;
+    const key = (c: unknown) => stageKey("base:x", c as typeof sft);
+    expect(key(sft)).toBe(key(before));
+    expect(key({ ...sft, sftCaptions: "complete" })).not.toBe(key(sft));
   });
 });
 

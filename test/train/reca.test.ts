@@ -132,6 +132,33 @@ describe("RecA rows", () => {
       expect(typeof r.parts[0]).toBe("string");
     }
   });
+  it("the oracle control's SFT rows (sftCaptions complete) name every object's category and colour", () => {
+    const pool = worldPool(6);
+    const sparse = { colours: 0, objects: 0 };
+    for (let j = 0; j < 12; j++) {
+      const one = { length: 1, name: "one", get: () => pool.get(j) };
+      const { scene } = pool.get(j);
+      const complete = new PostTrainRows(
+        pt({ mix: { recon: 0, t2i: 1 }, sftCaptions: "complete" }),
+        one,
+      ).genRows(new Rng(`t/complete${j}`), 2);
+      const biased = new PostTrainRows(pt({ mix: { recon: 0, t2i: 1 } }), one).genRows(
+        new Rng(`t/complete${j}`),
+        2,
+      );
+      for (const o of scene!.objects) {
+        for (const r of complete) {
+          expect(r.features).toBeUndefined();
+          expect(r.parts[0]).toContain(o.category);
+          expect(r.parts[0]).toContain(o.color);
+        }
+        sparse.objects += 1;
+        if ((biased[0].parts[0] as string).includes(o.color)) sparse.colours += 1;
+      }
+    }
+    // The default SFT captions stay sparse: most colours go unnamed.
+    expect(sparse.colours).toBeLessThan(sparse.objects / 2);
+  });
 });
 
 describe("RecA training", () => {
