@@ -21,10 +21,11 @@ import { benchmarkExclusion } from "../bench/exclusion.ts";
 import type { GapResult } from "../bench/gap.ts";
 import { DEFAULT_JUDGE_DIR, loadJudge } from "../bench/judge/index.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
-import { checkpointExists } from "../engine/checkpoint.ts";
+import { checkpointExists, readTrainerState } from "../engine/checkpoint.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
+import type { TrainerState } from "../train/loop.ts";
 import {
   type ImageSource,
   type PostTrainConfig,
@@ -115,6 +116,11 @@ export type DemoTraining = {
   lastLoss: number;
   runner: string;
   threads: number;
+  /**
+   * The RecA loop's measured process CPU minutes (all threads, over resumes); null when part of
+   * the run predates the measurement (then loopMinutes × threads is the estimate).
+   */
+  cpuMinutes: number | null;
 };
 
 export type DemoResult = {
@@ -263,6 +269,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
     lastLoss: run.lastLoss,
     runner: run.runner,
     threads: run.threads,
+    cpuMinutes: (() => {
+      const cpu = readTrainerState<TrainerState>(recaDir)?.cpuSeconds;
+      return cpu === undefined ? null : round(cpu / 60);
+    })(),
   };
 
   // 2. The same quick set, the same seeds, for both models.

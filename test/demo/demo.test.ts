@@ -57,6 +57,7 @@ describe("reca demo", () => {
       resumedFrom: null,
       stoppedAtBudget: false,
     });
+    expect(json.after.reca.cpuMinutes).toBeGreaterThan(0); // measured, not wall × threads
     expect(json.minutes).toBeGreaterThan(0);
     expect(existsSync(join(out, "reca", "model.safetensors"))).toBe(true);
     expect(run.table).toMatch(/GenEval overall/);
