@@ -51,7 +51,10 @@ export function register(program: Command): void {
 
   exp
     .command("run")
-    .description("post-train and evaluate every row × seed of a plan (resumable)")
+    .description(
+      "post-train and evaluate every row × seed of a plan (resumable; a second process on the " +
+        "same --out skips the jobs and stages the first is running, so two can share the cores)",
+    )
     .option("--plan <file>", "experiment plan", DEFAULT_PLAN)
     .option("--from <dir>", "the base model every row starts from", DEFAULT_BASE)
     .requiredOption("--out <dir>", "experiment folder (stages/, rows/<row>/seed-<s>/result.json)")
