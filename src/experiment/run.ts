@@ -117,6 +117,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
   const numCategories = base.data.numCategories;
   const exclude = o.exclude ?? benchmarkExclusion(numCategories);
   const pool = worldPool(numCategories, exclude);
+  // The code this process loaded: HEAD read when a job finishes hours later may be newer.
+  const code = provenance();
   const results: JobResult[] = [];
   const total = o.rows.length * o.seeds.length;
   let index = 0;
@@ -250,7 +252,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
           eval: evalResult,
           gap,
           evalSeconds: (performance.now() - t0) / 1000,
-          provenance: provenance(),
+          provenance: code,
           finishedAt: new Date().toISOString(),
         };
         atomicWriteFile(resultPath, `${JSON.stringify(result, null, 2)}\n`);
