@@ -44,8 +44,17 @@ if (!Number.isInteger(batches) || batches < 1) {
 }
 const exclude = benchmarkExclusion(readUmmConfig(models[0]).data.numCategories);
 const rows: ({ model: string } & ConditionAlignment)[] = [];
-for (const m of models)
-  rows.push({ model: m, ...(await conditionAlignment(m, { batches, exclude })) });
+const skipped: { model: string; reason: string }[] = [];
+for (const m of models) {
+  // A model the probe cannot read (VAE-latent conditions) is reported and skipped, not fatal:
+  // the other models' minutes of work are kept.
+  try {
+    rows.push({ model: m, ...(await conditionAlignment(m, { batches, exclude })) });
+  } catch (e) {
+    skipped.push({ model: m, reason: (e as Error).message });
+    process.stderr.write(`${m}: skipped (${(e as Error).message})\n`);
+  }
+}
 const se = (p: number, n: number) => Math.sqrt((p * (1 - p)) / n);
 const cell = (a: { top1: number; matched: number }, n: number) =>
   `${a.top1.toFixed(3)} ± ${se(a.top1, n).toFixed(3)} (cos ${a.matched.toFixed(3)})`;
@@ -60,7 +69,11 @@ process.stdout.write(
           `| ${r.model} | ${cell(r.features, r.n)} | ${cell(r.featureSlots, r.n)} | ${cell(r.sparseCaption, r.n)} | ${cell(r.rephrased, r.n)} |`,
       )
       .join("\n") +
-    "\n",
+    "\n" +
+    skipped.map((x) => `skipped ${x.model}: ${x.reason}\n`).join(""),
 );
 if (values.json)
-  atomicWriteFile(values.json, `${JSON.stringify({ rows, provenance: provenance() }, null, 1)}\n`);
+  atomicWriteFile(
+    values.json,
+    `${JSON.stringify({ rows, skipped, provenance: provenance() }, null, 1)}\n`,
+  );
