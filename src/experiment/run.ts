@@ -128,9 +128,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
       const dir = jobDir(o.out, row.name, seed);
       const resultPath = join(dir, "result.json");
       const done = readJobResult(resultPath);
-      if (done && sameProtocol(done.protocol, o.plan.eval)) {
+      const finishedUnderPlan = (r: JobResult | null) =>
+        r && sameProtocol(r.protocol, o.plan.eval) ? r : null;
+      const reusable = finishedUnderPlan(done);
+      if (reusable) {
         log(`[${index}/${total}] ${row.name} seed ${seed}: done (${resultPath})`);
-        results.push(done);
+        results.push(reusable);
         continue;
       }
       if (done)
@@ -145,8 +148,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         continue;
       }
       try {
-        const finished = readJobResult(resultPath);
-        if (finished && sameProtocol(finished.protocol, o.plan.eval)) {
+        // Another process may have finished it between the check above and the lock.
+        const finished = finishedUnderPlan(readJobResult(resultPath));
+        if (finished) {
           log(`  done meanwhile by another process (${resultPath})`);
           results.push(finished);
           continue;

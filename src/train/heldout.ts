@@ -24,18 +24,21 @@
  * paired differences get a standard error.
  */
 import { unlabeledPool } from "../data/corpora.ts";
-import { Tokenizer } from "../data/tokenizer.ts";
-import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
 import { initEngine, type JaxArray, jit, numpy as np } from "../engine/jax.ts";
 import { Rng } from "../engine/rng.ts";
 import { type Batch, toDevice } from "../engine/train-step.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
 import { backboneCondition } from "../umm/backbone.ts";
-import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
+import {
+  assembleBatch,
+  type BatchContext,
+  type GenRow,
+  openBatchContext,
+  type TextRow,
+} from "../umm/batch.ts";
 import type { ResolvedUmmConfig } from "../umm/config.ts";
-import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
-import { backboneConfig, familyOf, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
+import { backboneConfig, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
 import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
 import { pooledCondition } from "../umm/unet.ts";
 import type { Scene } from "../world/index.ts";
@@ -167,12 +170,7 @@ function openHeldout(
   cfg: ResolvedUmmConfig,
   o: Pick<HeldoutOptions, "ema" | "exclude">,
 ): HeldoutModel {
-  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
-  const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const conditionSource = cfg.conditionFeatures
-    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
-    : undefined;
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg), conditionSource };
+  const ctx = openBatchContext(cfg);
   const pool = unlabeledPool({
     seed: HELDOUT_SEED,
     numCategories: cfg.data.numCategories,
@@ -190,8 +188,7 @@ function openHeldout(
       }),
     dispose: () => {
       treeDispose(params as unknown as ParamTree);
-      encoder.dispose();
-      conditionSource?.dispose();
+      ctx.dispose();
     },
   };
 }

@@ -147,6 +147,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     return priorCpu + (u.user + u.system) / 1e6;
   };
   const save = async (s: number) => {
+    const cpuSeconds = cpu();
     const trainer: TrainerState = {
       step: s,
       rng: rng.state(),
@@ -155,7 +156,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       threads: o.runner.threads,
       wallSeconds: wall(),
       // A resumed run whose earlier part was not measured has no honest total: leave it out.
-      ...(Number.isFinite(cpu()) ? { cpuSeconds: cpu() } : {}),
+      ...(Number.isFinite(cpuSeconds) ? { cpuSeconds } : {}),
     };
     await saveHostCheckpoint(o.outDir, {
       state: await o.runner.getState(),

@@ -23,16 +23,13 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { unlabeledPool } from "../data/corpora.ts";
-import { Tokenizer } from "../data/tokenizer.ts";
-import { loadUnderstandingEncoder } from "../encoders/understanding.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
-import { assembleBatch, type BatchContext, type GenRow } from "../umm/batch.ts";
+import { assembleBatch, type GenRow, openBatchContext } from "../umm/batch.ts";
 import { type ResolvedUmmConfig, UmmTrainSchema, ummOptim } from "../umm/config.ts";
-import { VaeFeatureSource } from "../umm/features.ts";
 import { readUmmConfig } from "../umm/infer.ts";
-import { familyOf, UMM_TASK_MODULE } from "../umm/model.ts";
+import { UMM_TASK_MODULE } from "../umm/model.ts";
 import { IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
 import { COMPLETE_CAPTION, sparseCaption, WorldRng } from "../world/index.ts";
 import type { RgbImage } from "../world/render.ts";
@@ -240,12 +237,7 @@ export async function postTrain(
   await initEngine();
   const base = readUmmConfig(o.from);
   const cfg = postTrainModelConfig(base, pt);
-  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
-  const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const conditionSource = cfg.conditionFeatures
-    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
-    : undefined;
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family: familyOf(cfg), conditionSource };
+  const ctx = openBatchContext(cfg);
   const rows = new PostTrainRows(pt, o.images);
   const text = pt.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
   const t = pt.train;
@@ -255,7 +247,7 @@ export async function postTrain(
     const gen = rows.genRows(rng, t.batch);
     return assembleBatch(ctx, gen, text ? text.textRows(rng, t.batch) : null, rng);
   };
-  const config = { ...cfg, tokenizer: tokenizer.toJSON(), postTrain: { ...pt, from: o.from } };
+  const config = { ...cfg, tokenizer: ctx.tokenizer.toJSON(), postTrain: { ...pt, from: o.from } };
   try {
     return await trainRun({
       spec: {
@@ -281,7 +273,6 @@ export async function postTrain(
       deadline: o.deadline,
     });
   } finally {
-    encoder.dispose();
-    conditionSource?.dispose();
+    ctx.dispose();
   }
 }

@@ -5,15 +5,15 @@
  * runs the frozen understanding encoder on every image that feeds a slot, and draws the family's
  * noise.
  */
-import type { Tokenizer } from "../data/tokenizer.ts";
-import { imagesToArray } from "../encoders/understanding.ts";
+import { Tokenizer } from "../data/tokenizer.ts";
+import { imagesToArray, loadUnderstandingEncoder } from "../encoders/understanding.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { HostArray, HostBatch } from "../engine/train-step.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { ResolvedUmmConfig } from "./config.ts";
 import type { GenerationFamily } from "./family.ts";
-import type { FeatureSource } from "./features.ts";
-import { NOISE_PREFIX } from "./model.ts";
+import { type FeatureSource, VaeFeatureSource } from "./features.ts";
+import { familyOf, NOISE_PREFIX } from "./model.ts";
 import { conditionSequences, type Part, type TextExample, textSequences } from "./sequence.ts";
 
 export type GenRow = {
@@ -37,6 +37,28 @@ export type BatchContext = {
   /** The condition ablation's encoder for generation rows (cfg.conditionFeatures). */
   conditionSource?: FeatureSource;
 };
+
+/**
+ * The batch context a model's config asks for: its tokenizer, understanding encoder, generation
+ * family and (for the condition ablation) the VAE condition source. `dispose` frees the encoders.
+ */
+export function openBatchContext(cfg: ResolvedUmmConfig): BatchContext & { dispose: () => void } {
+  const encoder = loadUnderstandingEncoder(cfg.encoder);
+  const conditionSource = cfg.conditionFeatures
+    ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
+    : undefined;
+  return {
+    cfg,
+    tokenizer: Tokenizer.world(cfg.backbone.vocabVersion),
+    encoder,
+    family: familyOf(cfg),
+    conditionSource,
+    dispose: () => {
+      encoder.dispose();
+      conditionSource?.dispose();
+    },
+  };
+}
 
 function f32(shape: number[], data: Float32Array): HostArray {
   return { dtype: "float32", shape, data };
