@@ -54,8 +54,43 @@ export type GapOptions = {
   steps?: number;
   chunk?: number;
   detectBatch?: number;
-  onProgress?: (stage: "recognition" | "generation" | "judge", done: number, total: number) => void;
+  onProgress?: (stage: GapStage, done: number, total: number) => void;
 };
+
+export type GapStage = "recognition" | "generation" | "judge";
+
+/** A progress display: `label`, total work and its unit → a bar (src/train/progress.ts fits). */
+type BarFactory = (
+  label: string,
+  total: number,
+  unit: string,
+) => { update(done: number): void; stop(): void };
+
+/**
+ * One bar per stage of the probe ("gap recognition", "gap generation", "gap judge"), each
+ * stopped when the next begins; `stop()` ends the last. Pass `onProgress` to gapProbe.
+ */
+export function gapProgressBars(bar: BarFactory): {
+  onProgress: NonNullable<GapOptions["onProgress"]>;
+  stop(): void;
+} {
+  let current: { stage: GapStage; bar: ReturnType<BarFactory> } | undefined;
+  const stop = () => {
+    current?.bar.stop();
+    current = undefined;
+  };
+  return {
+    onProgress: (stage, done, total) => {
+      if (current?.stage !== stage) {
+        stop();
+        const unit = stage === "recognition" ? "questions" : "images";
+        current = { stage, bar: bar(`gap ${stage}`, total, unit) };
+      }
+      current.bar.update(done);
+    },
+    stop,
+  };
+}
 
 export type GapCell = {
   category: Category;
@@ -142,8 +177,7 @@ export async function gapProbe(
   const seed = o.seed ?? GAP_SEED;
   const categories = [...worldCategories(o.numCategories)];
   const pairs = categories.flatMap((category) => COLORS.map((color) => ({ category, color })));
-  const progress = (stage: "recognition" | "generation" | "judge") => (d: number, t: number) =>
-    o.onProgress?.(stage, d, t);
+  const progress = (stage: GapStage) => (d: number, t: number) => o.onProgress?.(stage, d, t);
 
   // Recognition: both questions of a render in one batch (render r's answers at r and n + r).
   const rec = recognitionRows(categories, k, seed, model.imageSize);

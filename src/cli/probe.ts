@@ -93,14 +93,16 @@ function registerGap(probe: Command): void {
     const { dirname, join } = await import("node:path");
     const { openModel, progressFactory, writePng } = await import("./model-options.ts");
     const { loadJudgeDetector } = await import("./bench.ts");
-    const { formatGapTable, gapHeatmap, gapProbe } = await import("../bench/gap.ts");
+    const { formatGapTable, gapHeatmap, gapProbe, gapProgressBars } = await import(
+      "../bench/gap.ts"
+    );
     const { writeJsonResult } = await import("./config.ts");
     const out = o.out ?? (o.json ? dirname(o.json) : "gap");
     const detect = await loadJudgeDetector(o.judge);
     const model = await openModel(o);
     try {
       const progress = await progressFactory();
-      const bars = new Map<string, ReturnType<typeof progress>>();
+      const bars = gapProgressBars(progress);
       const t0 = performance.now();
       const r = await gapProbe(model, detect, {
         numCategories: model.config.data.numCategories,
@@ -109,17 +111,8 @@ function registerGap(probe: Command): void {
         cfg: o.cfg,
         steps: o.steps,
         chunk: o.chunk,
-        onProgress: (stage, done, total) => {
-          let bar = bars.get(stage);
-          if (!bar) {
-            for (const b of bars.values()) b.stop();
-            bar = progress(`gap ${stage}`, total, stage === "recognition" ? "questions" : "images");
-            bars.set(stage, bar);
-          }
-          bar.update(done);
-        },
-      });
-      for (const b of bars.values()) b.stop();
+        onProgress: bars.onProgress,
+      }).finally(() => bars.stop());
       const files = (["recognition", "generation"] as const).map((which) => {
         const f = join(out, `${which}.png`);
         return { f, image: gapHeatmap(r, which) };

@@ -4,7 +4,7 @@
  * model, so base and RecA compare image for image.
  */
 import { type EvalOptions, evalModel } from "../bench/eval.ts";
-import { type GapResult, gapProbe } from "../bench/gap.ts";
+import { type GapResult, gapProbe, gapProgressBars } from "../bench/gap.ts";
 import type { GenevalMetadata } from "../bench/geneval/templates.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import { createProgress } from "../train/progress.ts";
@@ -71,26 +71,15 @@ export async function evaluate(
         }
       },
     });
-    const bars = new Map<string, ReturnType<typeof bar>>();
+    const bars = o.quiet ? undefined : gapProgressBars(bar);
     const gap = await gapProbe(model, detect, {
       numCategories: o.numCategories,
       samples: o.gapSamples,
       seed: o.seed,
       steps: o.sampleSteps,
       chunk: o.chunk,
-      onProgress: o.quiet
-        ? undefined
-        : (stage, done, total) => {
-            let b = bars.get(stage);
-            if (!b) {
-              for (const x of bars.values()) x.stop();
-              b = bar(`gap ${stage}`, total, stage === "recognition" ? "questions" : "images");
-              bars.set(stage, b);
-            }
-            b.update(done);
-          },
-    });
-    for (const b of bars.values()) b.stop();
+      onProgress: bars?.onProgress,
+    }).finally(() => bars?.stop());
     return {
       geneval: r.geneval!,
       und: r.und!,

@@ -21,7 +21,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { type EvalResult, evalModel, type ProgressFactory } from "../bench/eval.ts";
 import { benchmarkExclusion } from "../bench/exclusion.ts";
-import { type GapResult, gapProbe } from "../bench/gap.ts";
+import { type GapResult, gapProbe, gapProgressBars } from "../bench/gap.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { readTrainerState } from "../engine/checkpoint.ts";
@@ -233,13 +233,15 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
             Object.assign(evalResult, r);
           }
           if (p.gapSamples > 0) {
+            const bars = o.progress ? gapProgressBars(o.progress) : undefined;
             const g = await gapProbe(m, o.detect, {
               numCategories,
               samples: p.gapSamples,
               seed,
               steps: p.sampleSteps ?? undefined,
               chunk: o.chunk,
-            });
+              onProgress: bars?.onProgress,
+            }).finally(() => bars?.stop());
             gap = g.summary;
           }
         } finally {

@@ -3,6 +3,7 @@ import {
   gapGenerationItem,
   gapHeatmap,
   gapProbe,
+  gapProgressBars,
   rampColor,
   recognitionRows,
 } from "../../src/bench/gap.ts";
@@ -99,6 +100,36 @@ describe("gap probe", () => {
     expect(px(32 + 8, 16 + 8).map((v) => v.toFixed(3))).toEqual(
       rampColor(0).map((v) => v.toFixed(3)),
     );
+  });
+
+  it("shows one progress bar per stage, stopping each when the next begins", async () => {
+    const { model, oracle } = biasedModel(2, 2);
+    const log: string[] = [];
+    const bars = gapProgressBars((label, total, unit) => {
+      log.push(`open ${label} ${total} ${unit}`);
+      let last = -1;
+      return {
+        update: (d) => {
+          expect(d).toBeGreaterThanOrEqual(last);
+          last = d;
+        },
+        stop: () => log.push(`stop ${label} at ${last}/${total}`),
+      };
+    });
+    await gapProbe(model, oracle.detect, {
+      numCategories: 2,
+      samples: 2,
+      chunk: 16,
+      onProgress: bars.onProgress,
+    }).finally(() => bars.stop());
+    expect(log).toEqual([
+      "open gap recognition 80 questions",
+      "stop gap recognition at 80/80",
+      "open gap generation 40 images",
+      "stop gap generation at 40/40",
+      "open gap judge 40 images",
+      "stop gap judge at 40/40",
+    ]);
   });
 
   it("judges generation as GenEval's colors item with exactly one object of the class", () => {
