@@ -1,7 +1,8 @@
 /**
- * `reca experiment run | table`: the paper's table as one resumable job list. `run` post-trains
- * and evaluates every (row, seed) of a plan (src/experiment/), skipping what is done; `table`
- * prints mean ± std per row in the paper's shape, as Markdown, and optionally JSON.
+ * `reca experiment run | status | table`: the paper's table as one resumable job list. `run`
+ * post-trains and evaluates every (row, seed) of a plan (src/experiment/), skipping what is done;
+ * `status` says where each job stands; `table` prints mean ± std per row in the paper's shape, as
+ * Markdown, and optionally JSON.
  */
 import type { Command } from "commander";
 import { UserError } from "./config.ts";
@@ -44,20 +45,39 @@ function parseSeeds(s: string | undefined): number[] | undefined {
   return seeds;
 }
 
-export function register(program: Command): void {
-  const exp = program
-    .command("experiment")
-    .description("run a table of post-training settings × seeds, and summarise it");
+type PlanOptions = Pick<
+  RunOptions,
+  "plan" | "rows" | "seeds" | "suite" | "n" | "limit" | "sampleSteps" | "gapSamples"
+>;
 
-  exp
-    .command("run")
-    .description(
-      "post-train and evaluate every row × seed of a plan (resumable; a second process on the " +
-        "same --out skips the jobs and stages the first is running, so two can share the cores)",
-    )
+/** The plan, its selected rows and seeds, and its protocol with the command line's overrides. */
+async function resolvePlan(o: PlanOptions) {
+  const { loadPlan, selectRows, EvalProtocolSchema } = await import("../experiment/plan.ts");
+  const { validateConfig } = await import("./config.ts");
+  const plan = loadPlan(o.plan);
+  const rows = selectRows(plan, list(o.rows));
+  const seeds = parseSeeds(o.seeds) ?? plan.seeds;
+  // Protocol overrides make a different protocol, recorded in every result.
+  plan.eval = validateConfig(
+    EvalProtocolSchema,
+    {
+      ...plan.eval,
+      ...(o.suite !== undefined && { suites: list(o.suite) }),
+      ...(o.n !== undefined && { perItem: o.n }),
+      ...(o.limit !== undefined && { limit: o.limit }),
+      ...(o.sampleSteps !== undefined && { sampleSteps: o.sampleSteps }),
+      ...(o.gapSamples !== undefined && { gapSamples: o.gapSamples }),
+    },
+    "protocol (plan + options)",
+  );
+  return { plan, rows, seeds };
+}
+
+/** The options that choose jobs and protocol, shared by `run` and `status`. */
+function planOptions(c: Command): Command {
+  return c
     .option("--plan <file>", "experiment plan", DEFAULT_PLAN)
     .option("--from <dir>", "the base model every row starts from", DEFAULT_BASE)
-    .requiredOption("--out <dir>", "experiment folder (stages/, rows/<row>/seed-<s>/result.json)")
     .option("--rows <list>", "only these rows (comma-separated names)")
     .option("--seeds <list>", "only these seeds (default: the plan's)")
     .option("--steps <n>", "override every stage's steps (smoke runs)", intOption("steps", 1, 1e9))
@@ -69,7 +89,26 @@ export function register(program: Command): void {
       "--gap-samples <n>",
       "protocol: gap-probe samples per pair (0 = none)",
       intOption("gap-samples", 0, 64),
-    )
+    );
+}
+
+export function register(program: Command): void {
+  const exp = program
+    .command("experiment")
+    .description("run a table of post-training settings × seeds, and summarise it");
+
+  planOptions(
+    exp
+      .command("run")
+      .description(
+        "post-train and evaluate every row × seed of a plan (resumable; a second process on the " +
+          "same --out skips the jobs and stages the first is running, so two can share the cores)",
+      )
+      .requiredOption(
+        "--out <dir>",
+        "experiment folder (stages/, rows/<row>/seed-<s>/result.json)",
+      ),
+  )
     .option("--judge <dir>", "judge checkpoint folder", "checkpoints/judge")
     .option("--chunk <n>", "images per sampler call", intOption("chunk", 1, 4096))
     .option("--parallel <mode>", "training: data (worker replicas, the default) or kernel")
@@ -80,24 +119,7 @@ export function register(program: Command): void {
         throw new UserError(`--parallel must be data or kernel, got "${o.parallel}"`);
       if (!existsSync(join(o.from, "config.json")))
         throw new UserError(`${o.from} is not a model directory (no config.json)`);
-      const { loadPlan, selectRows, EvalProtocolSchema } = await import("../experiment/plan.ts");
-      const { validateConfig } = await import("./config.ts");
-      const plan = loadPlan(o.plan);
-      const rows = selectRows(plan, list(o.rows));
-      const seeds = parseSeeds(o.seeds) ?? plan.seeds;
-      // Protocol overrides make a different protocol, recorded in every result.
-      plan.eval = validateConfig(
-        EvalProtocolSchema,
-        {
-          ...plan.eval,
-          ...(o.suite !== undefined && { suites: list(o.suite) }),
-          ...(o.n !== undefined && { perItem: o.n }),
-          ...(o.limit !== undefined && { limit: o.limit }),
-          ...(o.sampleSteps !== undefined && { sampleSteps: o.sampleSteps }),
-          ...(o.gapSamples !== undefined && { gapSamples: o.gapSamples }),
-        },
-        "protocol (plan + options)",
-      );
+      const { plan, rows, seeds } = await resolvePlan(o);
       const { loadJudgeDetector } = await import("./bench.ts");
       const detect = await loadJudgeDetector(o.judge);
       const { progressFactory } = await import("./model-options.ts");
@@ -132,6 +154,36 @@ export function register(program: Command): void {
           `reca experiment table --out ${o.out}]\n`,
       );
     });
+
+  planOptions(
+    exp
+      .command("status")
+      .description(
+        "every row × seed of a plan: done, running (which process, which stage step), stopped " +
+          "part-way, or not started; reads the folder, changes nothing",
+      )
+      .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`"),
+  )
+    .option("--json <file>", "write the job list as JSON")
+    .action(
+      async (o: PlanOptions & { out: string; from: string; steps?: number; json?: string }) => {
+        const { existsSync } = await import("node:fs");
+        if (!existsSync(o.out)) throw new UserError(`${o.out}: no such experiment folder`);
+        const { plan, rows, seeds } = await resolvePlan(o);
+        const { experimentStatus, formatStatus } = await import("../experiment/status.ts");
+        const { writeJsonResult } = await import("./config.ts");
+        const jobs = experimentStatus({
+          plan,
+          from: o.from,
+          out: o.out,
+          rows,
+          seeds,
+          steps: o.steps,
+        });
+        if (o.json) writeJsonResult(o.json, { jobs });
+        process.stdout.write(`${formatStatus(jobs)}\n`);
+      },
+    );
 
   exp
     .command("table")

@@ -43,6 +43,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The pid of the live process holding lock file `path` (tryLock's), or null: none, or stale. */
+export function lockHolder(path: string): number | null {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+}
+
 /**
  * An exclusive lock file holding this process's pid (created with O_EXCL). Returns the lock, or
  * the pid of the live process that holds it; a lock left by a dead process is taken over. The

@@ -110,6 +110,33 @@ export function stageKey(prev: string, cfg: PostTrainConfig): string {
   return createHash("sha256").update(prev).update("\n").update(JSON.stringify(keyed)).digest("hex");
 }
 
+export type ChainStage = {
+  stage: ExperimentRow["stages"][number];
+  /** The stage's config with the job's seed (and a --steps override) applied. */
+  cfg: PostTrainConfig;
+  /** The config file's name without .json. */
+  name: string;
+  /** `<out>/stages/<name>-<key>`: shared by every job whose chain up to here is the same. */
+  dir: string;
+};
+
+/** The stage folders of one (row, seed) job, in training order. */
+export function stageChain(
+  o: Pick<ExperimentOptions, "from" | "out" | "steps">,
+  row: ExperimentRow,
+  seed: number,
+): ChainStage[] {
+  let key = `base:${resolve(o.from)}`;
+  return row.stages.map((stage) => {
+    const cfg: PostTrainConfig = structuredClone(stage.config);
+    cfg.train.seed = seed;
+    if (o.steps !== undefined) cfg.train.steps = o.steps;
+    key = stageKey(key, cfg);
+    const name = basename(stage.path).replace(/\.json$/, "");
+    return { stage, cfg, name, dir: join(o.out, "stages", `${name}-${key.slice(0, 12)}`) };
+  });
+}
+
 /** Run (or resume) the plan's jobs; returns every job's result, fresh or read back. */
 export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
@@ -157,15 +184,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         }
         // 1. The stage chain.
         let model = o.from;
-        let key = `base:${resolve(o.from)}`;
         const stages: StageRecord[] = [];
-        for (const stage of row.stages) {
-          const cfg: PostTrainConfig = structuredClone(stage.config);
-          cfg.train.seed = seed;
-          if (o.steps !== undefined) cfg.train.steps = o.steps;
-          key = stageKey(key, cfg);
-          const name = basename(stage.path).replace(/\.json$/, "");
-          const stageDir = join(o.out, "stages", `${name}-${key.slice(0, 12)}`);
+        for (const { stage, cfg, name, dir: stageDir } of stageChain(o, row, seed)) {
           const state = readTrainerState<TrainerState>(stageDir);
           if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
             log(`  stage ${name}: reusing ${stageDir}`);

@@ -55,6 +55,25 @@ describe("reca CLI", () => {
     }
   });
 
+  it("experiment status: a missing folder or unknown row is a one-line error; an empty one is all pending", () => {
+    const missing = reca("experiment", "status", "--out", join(tmp(), "none"));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/^reca: .*none: no such experiment folder$/);
+    const out = tmp();
+    const bad = reca("experiment", "status", "--out", out, "--rows", "reca,nope");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/nope/);
+    const json = join(tmp(), "status.json");
+    const r = reca("experiment", "status", "--out", out, "--seeds", "4", "--json", json);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\| reca \| 4 \| pending \| not started \(reca 0\/200\) \|/);
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("0 of 8 jobs done; 8 pending");
+    const { jobs } = JSON.parse(readFileSync(json, "utf8"));
+    expect(jobs).toHaveLength(8);
+    expect(jobs.every((j: { state: string }) => j.state === "pending")).toBe(true);
+  });
+
   it("config validation names the bad field", () => {
     const schema = z
       .object({ train: z.object({ lr: z.number().positive(), steps: z.number().int() }) })

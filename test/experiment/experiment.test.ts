@@ -6,7 +6,16 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +30,14 @@ import {
   perItemFor,
   selectRows,
 } from "../../src/experiment/plan.ts";
-import { type JobResult, jobDir, runExperiment, stageKey } from "../../src/experiment/run.ts";
+import {
+  type JobResult,
+  jobDir,
+  runExperiment,
+  stageChain,
+  stageKey,
+} from "../../src/experiment/run.ts";
+import { experimentStatus, formatStatus } from "../../src/experiment/status.ts";
 import {
   buildTable,
   compareToBase,
@@ -272,6 +288,69 @@ describe("reca experiment run", () => {
     expect(r.results.map((x) => `${x.row}/${x.seed}`)).toEqual(["reca/2"]);
     expect(r.lines.some((l) => /stage reca: 2 steps →/.test(l))).toBe(true);
     expect(existsSync(stageLock) || existsSync(jobLock)).toBe(false);
+  });
+
+  it("reports each job's state without changing the folder", () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    const status = (p: ExperimentPlan = plan) =>
+      experimentStatus({ plan: p, from: tiny.model, out, rows: p.rows, seeds: [0, 1, 2] });
+    const before = readdirSync(out, { recursive: true }).sort();
+    let jobs = status();
+    const state = (row: string, seed: number) =>
+      jobs.find((j) => j.row === row && j.seed === seed)?.state;
+    expect(jobs.map((j) => `${j.row}/${j.seed}`).slice(0, 4)).toEqual([
+      "base/0",
+      "reca/0",
+      "sft-reca/0",
+      "base/1",
+    ]);
+    expect(jobs.filter((j) => j.state === "done").map((j) => `${j.row}/${j.seed}`)).toEqual([
+      "base/0",
+      "reca/0",
+      "sft-reca/0",
+      "base/1",
+      "reca/1",
+      "sft-reca/1",
+      "reca/2",
+    ]);
+    expect(state("base", 2)).toBe("pending");
+    expect(state("sft-reca", 2)).toBe("pending");
+    const reca2 = jobs.find((j) => j.row === "reca" && j.seed === 2)!;
+    expect(reca2.geneval).toBeTypeOf("number");
+    expect(reca2.stages).toEqual([expect.objectContaining({ name: "reca", step: 2, steps: 2 })]);
+
+    // Another protocol: done jobs are reported as such, not as done.
+    const other = { ...plan, eval: { ...plan.eval, limit: 2 } };
+    expect(status(other).filter((j) => j.state === "other-protocol")).toHaveLength(7);
+
+    // A live holder of base/2; a live trainer of sft-reca/2's SFT stage; then a stopped one.
+    const live = process.ppid;
+    const jobLock = join(jobDir(out, "base", 2), ".lock");
+    mkdirSync(jobDir(out, "base", 2), { recursive: true });
+    writeFileSync(jobLock, `${live}\n`);
+    const sftReca = plan.rows.find((r) => r.name === "sft-reca")!;
+    const [sftStage] = stageChain({ from: tiny.model, out }, sftReca, 2);
+    writeFileSync(`${sftStage.dir}.lock`, `${live}\n`);
+    jobs = status();
+    expect(state("base", 2)).toBe("running");
+    expect(jobs.find((j) => j.row === "base" && j.seed === 2)?.runningBy).toBe(live);
+    expect(state("sft-reca", 2)).toBe("waiting");
+    rmSync(`${sftStage.dir}.lock`);
+    cpSync(reca2.stages[0].dir, sftStage.dir, { recursive: true });
+    const trainer = join(sftStage.dir, "trainer.json");
+    writeFileSync(
+      trainer,
+      JSON.stringify({ ...JSON.parse(readFileSync(trainer, "utf8")), step: 1 }),
+    );
+    jobs = status();
+    expect(state("sft-reca", 2)).toBe("partial");
+    const md = formatStatus(jobs);
+    expect(md).toMatch(/\| sft-reca \| 2 \| partial \| stopped: sft 1\/2, reca 0\/2;/);
+    expect(md).toMatch(/\| base \| 2 \| running \| pid \d+, evaluating \|/);
+    expect(md.split("\n").at(-1)).toBe("7 of 9 jobs done; 1 running, 1 partial");
+    rmSync(jobDir(out, "base", 2), { recursive: true });
+    rmSync(sftStage.dir, { recursive: true });
+    expect(readdirSync(out, { recursive: true }).sort()).toEqual(before);
   });
 });
 

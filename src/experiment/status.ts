@@ -1,0 +1,136 @@
+/**
+ * Where an experiment stands, read from its folder without touching it: for every (row, seed)
+ * job of the plan, whether it is done under the plan's protocol, done under another protocol
+ * (a rerun re-evaluates it), being run by a live process, part-trained (each stage's checkpoint
+ * step), or not started. `reca experiment status` prints it; nothing here takes a lock.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readTrainerState } from "../engine/checkpoint.ts";
+import { lockHolder } from "../engine/fsutil.ts";
+import type { TrainerState } from "../train/loop.ts";
+import type { ExperimentPlan, ExperimentRow } from "./plan.ts";
+import { jobDir, readJobResult, stageChain } from "./run.ts";
+
+export type StageStatus = {
+  name: string;
+  dir: string;
+  /** Checkpointed steps (0: nothing on disk yet). */
+  step: number;
+  steps: number;
+  /** Pid of the live process training it, if any. */
+  trainingBy: number | null;
+};
+
+/**
+ * done: result under the plan's protocol; other-protocol: a result under another one; running: a
+ * live process holds the job; waiting: a stage it shares with another job is being trained;
+ * partial: stopped with checkpointed stage steps; pending: nothing on disk.
+ */
+export type JobState = "done" | "other-protocol" | "running" | "waiting" | "partial" | "pending";
+
+export type JobStatus = {
+  row: string;
+  seed: number;
+  state: JobState;
+  /** Pid of the live process holding the job (state "running"). */
+  runningBy: number | null;
+  stages: StageStatus[];
+  /** GenEval overall of a finished result (either protocol). */
+  geneval?: number;
+  finishedAt?: string;
+};
+
+export type StatusOptions = {
+  plan: ExperimentPlan;
+  from: string;
+  out: string;
+  rows: readonly ExperimentRow[];
+  seeds: readonly number[];
+  steps?: number;
+};
+
+/** Every job of the plan, seed-major as `reca experiment run` takes them. */
+export function experimentStatus(o: StatusOptions): JobStatus[] {
+  const protocol = JSON.stringify(o.plan.eval);
+  const jobs: JobStatus[] = [];
+  for (const seed of o.seeds)
+    for (const row of o.rows) {
+      const dir = jobDir(o.out, row.name, seed);
+      const result = readJobResult(join(dir, "result.json"));
+      const runningBy = lockHolder(join(dir, ".lock"));
+      const stages = stageChain(o, row, seed).map(({ cfg, name, dir: stageDir }) => {
+        const state = readTrainerState<TrainerState>(stageDir);
+        return {
+          name,
+          dir: stageDir,
+          step: state && existsSync(join(stageDir, "config.json")) ? state.step : 0,
+          steps: cfg.train.steps,
+          trainingBy: lockHolder(`${stageDir}.lock`),
+        };
+      });
+      let state: JobState;
+      if (result && JSON.stringify(result.protocol) === protocol) state = "done";
+      else if (runningBy !== null) state = "running";
+      else if (result) state = "other-protocol";
+      else if (stages.some((s) => s.trainingBy !== null)) state = "waiting";
+      else if (stages.some((s) => s.step > 0)) state = "partial";
+      else state = "pending";
+      jobs.push({
+        row: row.name,
+        seed,
+        state,
+        runningBy: state === "done" ? null : runningBy,
+        stages,
+        ...(result && {
+          geneval: result.eval.geneval?.overall,
+          finishedAt: result.finishedAt,
+        }),
+      });
+    }
+  return jobs;
+}
+
+function describe(j: JobStatus): string {
+  const stages = j.stages
+    .map(
+      (s) =>
+        `${s.name} ${s.step}/${s.steps}` +
+        (s.trainingBy !== null ? ` (training, pid ${s.trainingBy})` : ""),
+    )
+    .join(", ");
+  switch (j.state) {
+    case "done":
+      return (
+        (j.geneval !== undefined ? `GenEval ${j.geneval.toFixed(3)}, ` : "") +
+        `finished ${j.finishedAt ?? "?"}`
+      );
+    case "other-protocol":
+      return `finished under another protocol; a rerun re-evaluates it${stages ? ` (${stages})` : ""}`;
+    case "running":
+      return `pid ${j.runningBy}${stages ? `: ${stages}` : ""}${
+        j.stages.every((s) => s.step >= s.steps) ? ", evaluating" : ""
+      }`;
+    case "waiting":
+      return `a shared stage is being trained: ${stages}`;
+    case "partial":
+      return `stopped: ${stages}; \`reca experiment run\` resumes it`;
+    case "pending":
+      return j.stages.length ? `not started (${stages})` : "not started";
+  }
+}
+
+/** The status as a Markdown table and a one-line count. */
+export function formatStatus(jobs: readonly JobStatus[]): string {
+  const lines = ["| row | seed | state | detail |", "| --- | ---: | --- | --- |"];
+  for (const j of jobs) lines.push(`| ${j.row} | ${j.seed} | ${j.state} | ${describe(j)} |`);
+  const count = (s: JobState) => jobs.filter((j) => j.state === s).length;
+  const parts = (["running", "waiting", "partial", "other-protocol", "pending"] as const)
+    .filter((s) => count(s) > 0)
+    .map((s) => `${count(s)} ${s}`);
+  lines.push(
+    "",
+    `${count("done")} of ${jobs.length} jobs done${parts.length ? `; ${parts.join(", ")}` : ""}`,
+  );
+  return lines.join("\n");
+}
