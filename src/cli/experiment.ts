@@ -47,7 +47,16 @@ function parseSeeds(s: string | undefined): number[] | undefined {
 
 type PlanOptions = Pick<
   RunOptions,
-  "plan" | "rows" | "seeds" | "suite" | "n" | "limit" | "sampleSteps" | "gapSamples"
+  | "plan"
+  | "from"
+  | "rows"
+  | "seeds"
+  | "steps"
+  | "suite"
+  | "n"
+  | "limit"
+  | "sampleSteps"
+  | "gapSamples"
 >;
 
 /** The plan, its selected rows and seeds, and its protocol with the command line's overrides. */
@@ -165,25 +174,23 @@ export function register(program: Command): void {
       .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`"),
   )
     .option("--json <file>", "write the job list as JSON")
-    .action(
-      async (o: PlanOptions & { out: string; from: string; steps?: number; json?: string }) => {
-        const { existsSync } = await import("node:fs");
-        if (!existsSync(o.out)) throw new UserError(`${o.out}: no such experiment folder`);
-        const { plan, rows, seeds } = await resolvePlan(o);
-        const { experimentStatus, formatStatus } = await import("../experiment/status.ts");
-        const { writeJsonResult } = await import("./config.ts");
-        const jobs = experimentStatus({
-          plan,
-          from: o.from,
-          out: o.out,
-          rows,
-          seeds,
-          steps: o.steps,
-        });
-        if (o.json) writeJsonResult(o.json, { jobs });
-        process.stdout.write(`${formatStatus(jobs)}\n`);
-      },
-    );
+    .action(async (o: PlanOptions & { out: string; json?: string }) => {
+      const { existsSync } = await import("node:fs");
+      if (!existsSync(o.out)) throw new UserError(`${o.out}: no such experiment folder`);
+      const { plan, rows, seeds } = await resolvePlan(o);
+      const { experimentStatus, formatStatus } = await import("../experiment/status.ts");
+      const { writeJsonResult } = await import("./config.ts");
+      const jobs = experimentStatus({
+        plan,
+        from: o.from,
+        out: o.out,
+        rows,
+        seeds,
+        steps: o.steps,
+      });
+      if (o.json) writeJsonResult(o.json, { jobs });
+      process.stdout.write(`${formatStatus(jobs)}\n`);
+    });
 
   exp
     .command("table")

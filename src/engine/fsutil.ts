@@ -43,15 +43,23 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The pid of the live process holding lock file `path` (tryLock's), or null: none, or stale. */
-export function lockHolder(path: string): number | null {
+/**
+ * Lock file `path` as found: undefined when it cannot be read (absent, or released meanwhile);
+ * else the pid of its live holder, or null when the holder is dead or the content is garbage.
+ */
+function readLock(path: string): { holder: number | null } | undefined {
   let pid: number;
   try {
     pid = Number.parseInt(readFileSync(path, "utf8"), 10);
   } catch {
-    return null;
+    return undefined;
   }
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+  return { holder: Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null };
+}
+
+/** The pid of the live process holding lock file `path` (tryLock's), or null: none, or stale. */
+export function lockHolder(path: string): number | null {
+  return readLock(path)?.holder ?? null;
 }
 
 /**
@@ -76,13 +84,9 @@ export function tryLock(path: string): Lock | { heldBy: number } {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      let pid = Number.NaN;
-      try {
-        pid = Number.parseInt(readFileSync(path, "utf8"), 10);
-      } catch {
-        continue; // released between the two calls: try again
-      }
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) return { heldBy: pid };
+      const lock = readLock(path);
+      if (!lock) continue; // released between the two calls: try again
+      if (lock.holder !== null) return { heldBy: lock.holder };
       rmSync(path, { force: true }); // stale (dead holder, or garbage): take it over
     }
   }

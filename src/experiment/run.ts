@@ -86,7 +86,14 @@ export type ExperimentOptions = {
 export const jobDir = (out: string, row: string, seed: number) =>
   join(out, "rows", row, `seed-${seed}`);
 
-const sameProtocol = (a: EvalProtocol, b: EvalProtocol) => JSON.stringify(a) === JSON.stringify(b);
+export const sameProtocol = (a: EvalProtocol, b: EvalProtocol) =>
+  JSON.stringify(a) === JSON.stringify(b);
+
+/** Steps a stage folder holds a complete checkpoint of (0: none yet). */
+export function checkpointedStep(stageDir: string): number {
+  const state = readTrainerState<TrainerState>(stageDir);
+  return state && existsSync(join(stageDir, "config.json")) ? state.step : 0;
+}
 
 export function readJobResult(path: string): JobResult | null {
   if (!existsSync(path)) return null;
@@ -186,8 +193,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
         let model = o.from;
         const stages: StageRecord[] = [];
         for (const { stage, cfg, name, dir: stageDir } of stageChain(o, row, seed)) {
-          const state = readTrainerState<TrainerState>(stageDir);
-          if (state && state.step >= cfg.train.steps && existsSync(join(stageDir, "config.json"))) {
+          if (checkpointedStep(stageDir) >= cfg.train.steps) {
             log(`  stage ${name}: reusing ${stageDir}`);
           } else {
             const stageLock = tryLock(`${stageDir}.lock`);

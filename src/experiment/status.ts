@@ -4,13 +4,10 @@
  * (a rerun re-evaluates it), being run by a live process, part-trained (each stage's checkpoint
  * step), or not started. `reca experiment status` prints it; nothing here takes a lock.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readTrainerState } from "../engine/checkpoint.ts";
 import { lockHolder } from "../engine/fsutil.ts";
-import type { TrainerState } from "../train/loop.ts";
 import type { ExperimentPlan, ExperimentRow } from "./plan.ts";
-import { jobDir, readJobResult, stageChain } from "./run.ts";
+import { checkpointedStep, jobDir, readJobResult, sameProtocol, stageChain } from "./run.ts";
 
 export type StageStatus = {
   name: string;
@@ -52,25 +49,21 @@ export type StatusOptions = {
 
 /** Every job of the plan, seed-major as `reca experiment run` takes them. */
 export function experimentStatus(o: StatusOptions): JobStatus[] {
-  const protocol = JSON.stringify(o.plan.eval);
   const jobs: JobStatus[] = [];
   for (const seed of o.seeds)
     for (const row of o.rows) {
       const dir = jobDir(o.out, row.name, seed);
       const result = readJobResult(join(dir, "result.json"));
       const runningBy = lockHolder(join(dir, ".lock"));
-      const stages = stageChain(o, row, seed).map(({ cfg, name, dir: stageDir }) => {
-        const state = readTrainerState<TrainerState>(stageDir);
-        return {
-          name,
-          dir: stageDir,
-          step: state && existsSync(join(stageDir, "config.json")) ? state.step : 0,
-          steps: cfg.train.steps,
-          trainingBy: lockHolder(`${stageDir}.lock`),
-        };
-      });
+      const stages = stageChain(o, row, seed).map(({ cfg, name, dir: stageDir }) => ({
+        name,
+        dir: stageDir,
+        step: checkpointedStep(stageDir),
+        steps: cfg.train.steps,
+        trainingBy: lockHolder(`${stageDir}.lock`),
+      }));
       let state: JobState;
-      if (result && JSON.stringify(result.protocol) === protocol) state = "done";
+      if (result && sameProtocol(result.protocol, o.plan.eval)) state = "done";
       else if (runningBy !== null) state = "running";
       else if (result) state = "other-protocol";
       else if (stages.some((s) => s.trainingBy !== null)) state = "waiting";

@@ -143,6 +143,12 @@ describe("experiment plans", () => {
   });
 });
 
+/** "row/seed" of each job, in order. */
+const ids = (jobs: readonly { row: string; seed: number }[]) =>
+  jobs.map((j) => `${j.row}/${j.seed}`);
+/** The plan's jobs at seeds 0 and 1, seed-major as the runner takes them. */
+const SEED_0_1_JOBS = ["base/0", "reca/0", "sft-reca/0", "base/1", "reca/1", "sft-reca/1"];
+
 describe("reca experiment run", () => {
   const out = join(tmp, "exp");
   let first: JobResult[];
@@ -168,14 +174,7 @@ describe("reca experiment run", () => {
     const plan = loadPlan(join(tmp, "configs", "plan.json"));
     const { results, lines } = await run(plan, plan.seeds);
     first = results;
-    expect(first.map((r) => `${r.row}/${r.seed}`)).toEqual([
-      "base/0",
-      "reca/0",
-      "sft-reca/0",
-      "base/1",
-      "reca/1",
-      "sft-reca/1",
-    ]);
+    expect(ids(first)).toEqual(SEED_0_1_JOBS);
     // Stages: per seed one RecA-from-base, one SFT, one RecA-from-SFT — 3 × 2 seeds.
     expect(readdirSync(join(out, "stages"))).toHaveLength(6);
     // RecA from base and RecA from SFT are different stages even with the same config.
@@ -285,7 +284,7 @@ describe("reca experiment run", () => {
     writeFileSync(stageLock, `${dead}\n`);
     writeFileSync(jobLock, `${dead}\n`);
     r = await run(reca, [2]);
-    expect(r.results.map((x) => `${x.row}/${x.seed}`)).toEqual(["reca/2"]);
+    expect(ids(r.results)).toEqual(["reca/2"]);
     expect(r.lines.some((l) => /stage reca: 2 steps →/.test(l))).toBe(true);
     expect(existsSync(stageLock) || existsSync(jobLock)).toBe(false);
   });
@@ -298,21 +297,8 @@ describe("reca experiment run", () => {
     let jobs = status();
     const state = (row: string, seed: number) =>
       jobs.find((j) => j.row === row && j.seed === seed)?.state;
-    expect(jobs.map((j) => `${j.row}/${j.seed}`).slice(0, 4)).toEqual([
-      "base/0",
-      "reca/0",
-      "sft-reca/0",
-      "base/1",
-    ]);
-    expect(jobs.filter((j) => j.state === "done").map((j) => `${j.row}/${j.seed}`)).toEqual([
-      "base/0",
-      "reca/0",
-      "sft-reca/0",
-      "base/1",
-      "reca/1",
-      "sft-reca/1",
-      "reca/2",
-    ]);
+    expect(ids(jobs).slice(0, 4)).toEqual(SEED_0_1_JOBS.slice(0, 4));
+    expect(ids(jobs.filter((j) => j.state === "done"))).toEqual([...SEED_0_1_JOBS, "reca/2"]);
     expect(state("base", 2)).toBe("pending");
     expect(state("sft-reca", 2)).toBe("pending");
     const reca2 = jobs.find((j) => j.row === "reca" && j.seed === 2)!;
