@@ -133,9 +133,7 @@ export function register(program: Command): void {
       const detect = await loadJudgeDetector(o.judge);
       const { progressFactory } = await import("./model-options.ts");
       const { runExperiment } = await import("../experiment/run.ts");
-      const { buildTable, compareToBase, deltaSection, formatMarkdown } = await import(
-        "../experiment/table.ts"
-      );
+      const { buildTable, deltaSection, formatMarkdown } = await import("../experiment/table.ts");
       const t0 = performance.now();
       const results = await runExperiment({
         plan,
@@ -158,7 +156,6 @@ export function register(program: Command): void {
           results,
           plan.rows.map((r) => r.name),
         )}` +
-          `${compareToBase(table).join("\n")}\n` +
           `[${results.length} jobs, ${((performance.now() - t0) / 60000).toFixed(1)} min; ` +
           `reca experiment table --out ${o.out}]\n`,
       );
@@ -206,8 +203,9 @@ export function register(program: Command): void {
       const { existsSync, readFileSync } = await import("node:fs");
       const { atomicWriteFile } = await import("../engine/fsutil.ts");
       const { writeJsonResult } = await import("./config.ts");
-      const { buildTable, compareToBase, deltaSection, formatMarkdown, pairedDeltas, readResults } =
-        await import("../experiment/table.ts");
+      const { buildTable, deltaSection, formatMarkdown, pairedDeltas, readResults } = await import(
+        "../experiment/table.ts"
+      );
       const results = readResults(o.out);
       if (results.length === 0)
         throw new UserError(`${o.out}: no finished jobs (rows/<row>/seed-<s>/result.json)`);
@@ -227,7 +225,7 @@ export function register(program: Command): void {
       } catch (e) {
         throw new UserError((e as Error).message);
       }
-      const md = `${formatMarkdown(rows)}\n\n${deltaSection(results, order)}${compareToBase(rows).join("\n")}`;
+      const md = `${formatMarkdown(rows)}\n\n${deltaSection(results, order)}`.trimEnd();
       if (o.markdown) atomicWriteFile(o.markdown, `${md}\n`);
       if (o.json) writeJsonResult(o.json, { rows, pairedDeltas: pairedDeltas(results) });
       process.stdout.write(`${md}\n`);

@@ -196,37 +196,40 @@ export function formatDeltaMarkdown(
   ].join("\n");
 }
 
-/** The paired table and a blank line, or nothing when no row pairs with the base. */
-export function deltaSection(results: readonly JobResult[], order: readonly string[] = []): string {
-  const base = results.find((r) => r.row === "base");
-  const md = formatDeltaMarkdown(pairedDeltas(results), order, base?.label);
-  return md ? `${md}\n\n` : "";
-}
-
 /**
- * Each row against the base row: the change in GenEval overall and in und (points), with the
- * issue's rule that post-training must not cost understanding more than 1 point flagged.
+ * Each row against the base, from the paired differences (the same seeds on both sides, so a
+ * row with fewer finished seeds is never set against the base's mean over more): the change in
+ * GenEval overall and in und (points), with the issue's rule that post-training must not cost
+ * understanding more than 1 point flagged. Rows in `order` (the main table's).
  */
-export function compareToBase(rows: readonly TableRow[], base = "base"): string[] {
-  const b = rows.find((r) => r.row === base);
-  if (!b) return [];
-  const d = (r: TableRow, k: string) => {
-    const x = r.cells[k];
-    const y = b.cells[k];
-    return x && y ? x.mean - y.mean : undefined;
-  };
+export function compareToBase(
+  deltas: readonly DeltaRow[],
+  order: readonly string[] = [],
+  baseLabel = "Base",
+): string[] {
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
   const sign = (x: number, digits: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(digits)}`;
-  return rows
-    .filter((r) => r !== b)
+  return [...deltas]
+    .sort((a, b) => rank(a.row) - rank(b.row) || a.row.localeCompare(b.row))
     .map((r) => {
-      const overall = d(r, "overall");
-      const und = d(r, "und");
+      const overall = r.cells.overall?.mean;
+      const und = r.cells.und?.mean;
       const parts = [
         overall === undefined ? null : `GenEval ${sign(overall, 3)}`,
         und === undefined
           ? null
           : `und ${sign(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,
       ].filter((x) => x !== null);
-      return `${r.label} vs ${b.label}: ${parts.join(", ") || "no shared columns"}`;
+      const seeds = `seed${r.seeds.length > 1 ? "s" : ""} ${r.seeds.join(", ")}`;
+      return `${r.label} vs ${baseLabel} (${seeds}): ${parts.join(", ") || "no shared columns"}`;
     });
+}
+
+/** The paired table, then one line per row against the base; nothing when no row pairs. */
+export function deltaSection(results: readonly JobResult[], order: readonly string[] = []): string {
+  const base = results.find((r) => r.row === "base");
+  const deltas = pairedDeltas(results);
+  const md = formatDeltaMarkdown(deltas, order, base?.label);
+  if (!md) return "";
+  return `${md}\n\n${compareToBase(deltas, order, base?.label).join("\n")}\n`;
 }

@@ -232,19 +232,29 @@ describe("reca experiment run", () => {
     expect(md).toMatch(/\| SFT → RecA \| 2 \|/);
     expect(md).not.toMatch(/DPG/);
 
-    const notes = compareToBase(rows);
+    // The notes under the table come from the paired differences, so a row is only ever set
+    // against the base on the seeds both finished.
+    const deltas = pairedDeltas(results);
+    const notes = compareToBase(deltas, ["base", "reca", "sft-reca"]);
     expect(notes).toHaveLength(3);
-    const dOverall = rows[1].cells.overall!.mean - rows[0].cells.overall!.mean;
-    expect(notes[0]).toContain(`RecA vs Base: GenEval ${dOverall >= 0 ? "+" : "−"}`);
+    const dOverall = deltas.find((d) => d.row === "reca")!.cells.overall!.mean;
+    expect(notes[0]).toContain(`RecA vs Base (seeds 0, 1): GenEval ${dOverall >= 0 ? "+" : "−"}`);
     expect(notes[0]).toContain(Math.abs(dOverall).toFixed(3));
     const fake = (und: number) => ({ mean: und, std: 0, n: 1 });
     const flagged = compareToBase([
-      { ...rows[0], cells: { und: fake(90) } },
-      { ...rows[1], cells: { und: fake(88.5) } },
-      { ...rows[2], cells: { und: fake(89.5) } },
+      { row: "reca", label: "RecA", seeds: [0], cells: { und: fake(-1.5) } },
+      { row: "sft-reca", label: "SFT → RecA", seeds: [0, 2], cells: { und: fake(-0.5) } },
     ]);
-    expect(flagged[0]).toBe("RecA vs Base: und −1.5 points (drops > 1 point)");
-    expect(flagged[1]).toBe("SFT → RecA vs Base: und −0.5 points");
+    expect(flagged[0]).toBe("RecA vs Base (seed 0): und −1.5 points (drops > 1 point)");
+    expect(flagged[1]).toBe("SFT → RecA vs Base (seeds 0, 2): und −0.5 points");
+    // A row with fewer finished seeds than the base is compared on its own seeds only.
+    const oneSeed = results.filter((r) => !(r.row === "reca" && r.seed === 1));
+    const recaBase = (s: number) =>
+      oneSeed.find((r) => r.row === "reca" && r.seed === s)!.eval.geneval!.overall -
+      oneSeed.find((r) => r.row === "base" && r.seed === s)!.eval.geneval!.overall;
+    const line = compareToBase(pairedDeltas(oneSeed), ["base", "reca"])[0];
+    expect(line).toContain("(seed 0)");
+    expect(line).toContain(Math.abs(recaBase(0)).toFixed(3));
 
     const mixed = results.map((r) =>
       r.row === "reca" && r.seed === 1 ? { ...r, protocol: { ...r.protocol, limit: 2 } } : r,
