@@ -4,6 +4,7 @@
  * (a rerun re-evaluates it), being run by a live process, part-trained (each stage's checkpoint
  * step), or not started. `reca experiment status` prints it; nothing here takes a lock.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lockHolder } from "../engine/fsutil.ts";
 import type { ExperimentPlan, ExperimentRow } from "./plan.ts";
@@ -22,7 +23,9 @@ export type StageStatus = {
 /**
  * done: result under the plan's protocol; other-protocol: a result under another one; running: a
  * live process holds the job; waiting: a stage it shares with another job is being trained;
- * partial: stopped with checkpointed stage steps; pending: nothing on disk.
+ * partial: the job started (its folder exists) and stopped with checkpointed stage steps;
+ * pending: the job never started — its stages may already be trained by another job that shares
+ * them (sft-reca's SFT stage is the sft row's).
  */
 export type JobState = "done" | "other-protocol" | "running" | "waiting" | "partial" | "pending";
 
@@ -67,7 +70,7 @@ export function experimentStatus(o: StatusOptions): JobStatus[] {
       else if (runningBy !== null) state = "running";
       else if (result) state = "other-protocol";
       else if (stages.some((s) => s.trainingBy !== null)) state = "waiting";
-      else if (stages.some((s) => s.step > 0)) state = "partial";
+      else if (existsSync(dir) && stages.some((s) => s.step > 0)) state = "partial";
       else state = "pending";
       jobs.push({
         row: row.name,

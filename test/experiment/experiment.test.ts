@@ -338,6 +338,13 @@ describe("reca experiment run", () => {
       trainer,
       JSON.stringify({ ...JSON.parse(readFileSync(trainer, "utf8")), step: 1 }),
     );
+    // Its stage trained (by a job sharing it) but the job itself never started: pending.
+    jobs = status();
+    expect(state("sft-reca", 2)).toBe("pending");
+    expect(formatStatus(jobs)).toMatch(
+      /\| sft-reca \| 2 \| pending \| not started \(sft 1\/2, reca 0\/2\) \|/,
+    );
+    mkdirSync(jobDir(out, "sft-reca", 2), { recursive: true });
     jobs = status();
     expect(state("sft-reca", 2)).toBe("partial");
     const md = formatStatus(jobs);
@@ -345,6 +352,7 @@ describe("reca experiment run", () => {
     expect(md).toMatch(/\| base \| 2 \| running \| pid \d+, evaluating \|/);
     expect(md.split("\n").at(-1)).toBe("7 of 9 jobs done; 1 running, 1 partial");
     rmSync(jobDir(out, "base", 2), { recursive: true });
+    rmSync(jobDir(out, "sft-reca", 2), { recursive: true });
     rmSync(sftStage.dir, { recursive: true });
     expect(readdirSync(out, { recursive: true }).sort()).toEqual(before);
   });
