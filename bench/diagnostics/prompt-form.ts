@@ -85,6 +85,8 @@ const files = Object.fromEntries(
   }),
 ) as Record<keyof typeof forms, string>;
 
+// The commit this run starts at (the code that runs), not whatever HEAD is when it ends.
+const started = provenance();
 await initEngine();
 const detect = await loadJudgeDetector(values.judge);
 const progress = await progressFactory();
@@ -162,5 +164,5 @@ process.stdout.write(`${lines.join("\n")}\n`);
 if (values.json)
   atomicWriteFile(
     values.json,
-    `${JSON.stringify({ n, seed, rows, provenance: provenance() }, null, 1)}\n`,
+    `${JSON.stringify({ n, seed, rows, provenance: started }, null, 1)}\n`,
   );
