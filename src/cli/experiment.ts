@@ -189,6 +189,65 @@ export function register(program: Command): void {
       process.stdout.write(`${formatStatus(jobs)}\n`);
     });
 
+  planOptions(
+    exp
+      .command("losses")
+      .description(
+        "the training-loss curve of every stage of the chosen rows × seeds: a summary table, and " +
+          "with --svg a chart (copy collapse shows as a reconstruction loss far below the bottleneck run's)",
+      )
+      .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`"),
+  )
+    .option("--svg <file>", "draw the curves into an SVG chart")
+    .option("--smooth <n>", "chart: mean over the last n steps", intOption("smooth", 1, 100000), 10)
+    .option("--y-max <loss>", "chart: clip the loss axis here (early steps can dwarf the rest)")
+    .option("--json <file>", "write every stage's curve and summary as JSON")
+    .action(
+      async (
+        o: PlanOptions & {
+          out: string;
+          svg?: string;
+          smooth: number;
+          yMax?: string;
+          json?: string;
+        },
+      ) => {
+        const { existsSync } = await import("node:fs");
+        if (!existsSync(o.out)) throw new UserError(`${o.out}: no such experiment folder`);
+        const yMax = o.yMax === undefined ? undefined : Number(o.yMax);
+        if (yMax !== undefined && !(yMax > 0))
+          throw new UserError(`--y-max must be a positive number, got "${o.yMax}"`);
+        const { rows, seeds } = await resolvePlan(o);
+        const { experimentLosses, formatLossTable } = await import("../experiment/losses.ts");
+        const { LossCurveError, lossChartSvg } = await import("../train/loss-curve.ts");
+        const { atomicWriteFile } = await import("../engine/fsutil.ts");
+        const { writeJsonResult } = await import("./config.ts");
+        let stages: import("../experiment/losses.ts").StageLoss[];
+        try {
+          stages = experimentLosses({ from: o.from, out: o.out, rows, seeds, steps: o.steps });
+        } catch (e) {
+          if (e instanceof LossCurveError) throw new UserError(e.message);
+          throw e;
+        }
+        if (o.svg) {
+          const drawn = stages.filter((s) => s.points.length > 0);
+          if (drawn.length === 0) throw new UserError(`${o.out}: no stage has logged a step yet`);
+          atomicWriteFile(
+            o.svg,
+            lossChartSvg(drawn, {
+              title: `Training loss, ${o.out} (seed${seeds.length > 1 ? "s" : ""} ${seeds.join(", ")})`,
+              smooth: o.smooth,
+              yMax,
+            }),
+          );
+        }
+        if (o.json) writeJsonResult(o.json, { stages });
+        process.stdout.write(
+          `${formatLossTable(stages)}\n${o.svg ? `[chart: ${o.svg}, mean of ${o.smooth} steps]\n` : ""}`,
+        );
+      },
+    );
+
   exp
     .command("table")
     .description("mean ± std per row over the finished seeds, shaped like the paper's table")

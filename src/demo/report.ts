@@ -11,6 +11,7 @@ import { formatGapTable, type GapResult, gapHeatmap, rampColor } from "../bench/
 import { GENEVAL_TAGS } from "../bench/geneval/templates.ts";
 import { encodePng, upscaleNearest } from "../data/png.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
+import { type LossPoint, lossChartSvg } from "../train/loss-curve.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { DemoResult } from "./run.ts";
 import {
@@ -32,6 +33,8 @@ export type ReportInput = {
   result: DemoResult;
   prompts: readonly ReportPrompt[];
   gap: { base: GapResult; reca: GapResult };
+  /** RecA's per-step training loss (the run's metrics.jsonl); no section when empty or absent. */
+  loss?: readonly LossPoint[];
 };
 
 const ESCAPES: Record<string, string> = {
@@ -130,6 +133,21 @@ function gapSection(g: ReportInput["gap"]): string {
   );
 }
 
+function lossSection(loss: readonly LossPoint[] | undefined): string {
+  if (!loss || loss.length === 0) return "";
+  const smooth = Math.max(1, Math.min(10, Math.floor(loss.length / 10)));
+  // lossChartSvg escapes its text; the SVG is inlined as markup, not parsed from user input.
+  const svg = lossChartSvg([{ label: "RecA training loss", points: [...loss] }], {
+    width: 640,
+    smooth,
+  }).replace(/^<svg /, '<svg role="img" aria-label="RecA training loss per step" ');
+  return (
+    `<h2>RecA training loss</h2>\n<figure class="loss">${svg}<figcaption>the step's total loss ` +
+    `(reconstruction plus co-trained text rows, weighted)${smooth > 1 ? `, mean of ${smooth} steps` : ""}` +
+    `</figcaption></figure>`
+  );
+}
+
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#1d2127;background:#fafafa}
 h1{margin-bottom:.2em}.meta{color:#555}
@@ -140,7 +158,7 @@ table.scores tr.head th:first-child{font-weight:600;padding-left:.4em}
 table.scores tr.head{background:#eef1f5}td.up{color:#137333}td.down{color:#b3261e}
 img{image-rendering:pixelated}
 .heats{display:grid;grid-template-columns:repeat(2,max-content);gap:1em}
-.heat{margin:0}.heat figcaption{color:#555;font-size:12px}
+.heat{margin:0}figure.loss{margin:0}figure.loss figcaption{color:#555;font-size:12px}.heat figcaption{color:#555;font-size:12px}
 .ramp{display:inline-block;width:120px;height:10px;vertical-align:middle;border:1px solid #888}
 .prompts{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.8em}
 figure.prompt{margin:0;padding:.5em;background:#fff;border:1px solid #ddd;border-radius:6px}
@@ -212,6 +230,7 @@ export function renderReport(r: ReportInput): string {
 <h2>Scores</h2>
 ${scoreTable(r.result)}
 <p class="meta">${escapeHtml(demoFootnote(r.result))}</p>
+${lossSection(r.loss)}
 <h2>Understanding vs generation: the gap probe</h2>
 ${gapSection(r.gap)}
 <h2>GenEval prompts, base vs RecA</h2>

@@ -26,6 +26,7 @@ import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
+import { LossCurveError, type LossPoint, readLossCurve } from "../train/loss-curve.ts";
 import {
   type ImageSource,
   type PostTrainConfig,
@@ -314,10 +315,23 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
     result,
     prompts,
     gap: { base: before.gapFull, reca: after.gapFull },
+    loss: reportLoss(join(recaDir, "metrics.jsonl"), say),
   });
   const json = join(out, "demo.json");
   atomicWriteFile(json, `${JSON.stringify(result, null, 2)}\n`);
   return { result, table, report, json, gap: { base: before.gapFull, reca: after.gapFull } };
+}
+
+/** The RecA run's loss curve for the report; an unreadable metrics file costs only that chart. */
+function reportLoss(path: string, say: (s: string) => void): LossPoint[] {
+  if (!existsSync(path)) return [];
+  try {
+    return readLossCurve(path);
+  } catch (e) {
+    if (!(e instanceof LossCurveError)) throw e;
+    say(`note: no loss chart in the report (${e.message})`);
+    return [];
+  }
 }
 
 export type CalibrationContext = {

@@ -72,6 +72,10 @@ describe("reca demo", () => {
     expect(html).toMatch(/<figcaption>a photo of an? \w+<\/figcaption>/);
     expect(html).toMatch(/data-prompt="a photo of an? \w+"/);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    // RecA's loss curve, from the run's own metrics.jsonl (2 steps: one polyline of 2 points).
+    expect(html).toContain("<h2>RecA training loss</h2>");
+    const curve = html.match(/<polyline [^>]*points="([^"]+)"/)?.[1] ?? "";
+    expect(curve.split(" ")).toHaveLength(2);
   });
 
   it("says in the table when RecA stopped at the budget before its planned steps", () => {
@@ -118,6 +122,7 @@ describe("reca demo", () => {
     const header = html.match(/<p class="meta">base .*?<\/p>/s)?.[0] ?? "";
     expect(header).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
     expect(header).not.toMatch(/0\.2 min/);
+    expect(html).not.toContain("RecA training loss"); // no curve given: no section
   });
 
   it("escapes prompt text in the report", () => {

@@ -23,6 +23,7 @@ import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
 import { UserError } from "../../src/cli/config.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
+import { experimentLosses, formatLossTable } from "../../src/experiment/losses.ts";
 import {
   type ExperimentPlan,
   loadPlan,
@@ -355,6 +356,59 @@ describe("reca experiment run", () => {
     rmSync(jobDir(out, "sft-reca", 2), { recursive: true });
     rmSync(sftStage.dir, { recursive: true });
     expect(readdirSync(out, { recursive: true }).sort()).toEqual(before);
+  });
+});
+
+describe("reca experiment losses", () => {
+  // Reads the folder the run tests above trained (2-step stages, seeds 0–1, reca seed 2).
+  const out = join(tmp, "exp");
+
+  it("lists each stage's curve once, a shared stage with every row that uses it", () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    const sftReca = plan.rows.find((r) => r.name === "sft-reca")!;
+    plan.rows.push({ name: "sft", label: "SFT", stages: [sftReca.stages[0]] });
+    const stages = experimentLosses({ from: tiny.model, out, rows: plan.rows, seeds: [0, 1, 3] });
+    expect(stages.filter((s) => s.seed === 0).map((s) => [s.stage, s.rows])).toEqual([
+      ["reca", ["reca"]],
+      ["sft", ["sft-reca", "sft"]],
+      ["reca", ["sft-reca"]],
+    ]);
+    for (const s of stages.filter((x) => x.seed < 2)) {
+      expect(s.points.map((p) => p.step)).toEqual([1, 2]);
+      expect(s.summary).toMatchObject({ steps: 2, first: s.points[0].loss });
+    }
+    const notStarted = stages.filter((s) => s.seed === 3);
+    expect(notStarted).toHaveLength(3);
+    expect(notStarted.every((s) => s.points.length === 0 && s.summary === null)).toBe(true);
+    const md = formatLossTable(stages);
+    expect(md).toMatch(/\| SFT → RecA, sft stage \(seed 0\) \| sft-reca, sft \| 2 \| \d/);
+    expect(md).toMatch(/\| RecA \(seed 3\) \| reca \| not started \| – \|/);
+  });
+
+  it("the command draws the curves, and refuses a folder with nothing logged", () => {
+    const plan = join(tmp, "configs", "plan.json");
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ["bin/reca.mjs", "experiment", "losses", "--plan", plan, "--from", tiny.model, ...args],
+        {
+          encoding: "utf8",
+          timeout: 60_000,
+        },
+      );
+    const svg = join(tmp, "loss.svg");
+    const json = join(tmp, "loss.json");
+    const r = cli("--out", out, "--seeds", "0,1", "--svg", svg, "--smooth", "1", "--json", json);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^\| stage \| rows \| steps \|/);
+    const drawn = readFileSync(svg, "utf8");
+    expect(drawn.match(/<polyline /g)).toHaveLength(6); // (reca, sft, sft-reca's reca) × 2 seeds
+    expect(JSON.parse(readFileSync(json, "utf8")).stages).toHaveLength(6);
+    const empty = mkdtempSync(join(tmp, "empty-"));
+    const e = cli("--out", empty, "--svg", join(tmp, "x.svg"));
+    expect(e.status).toBe(2);
+    expect(e.stderr.trim()).toMatch(/^reca: .*no stage has logged a step yet$/);
+    expect(existsSync(join(tmp, "x.svg"))).toBe(false);
   });
 });
 
