@@ -152,6 +152,8 @@ export function lossChartSvg(series: readonly LossSeries[], o: LossChartOptions 
   const f = (v: number) => v.toFixed(1);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui,sans-serif" font-size="11">`,
+    // The accessible name: a chart of what, over which series.
+    `<title>${escapeXml(`${o.title ?? "Training loss"}: ${series.map((s) => s.label).join(", ")}`)}</title>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
   ];
   if (o.title)
