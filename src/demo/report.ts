@@ -140,7 +140,7 @@ function lossSection(loss: readonly LossPoint[] | undefined): string {
   const svg = lossChartSvg([{ label: "RecA training loss", points: [...loss] }], {
     width: 640,
     smooth,
-  }).replace(/^<svg /, '<svg role="img" aria-label="RecA training loss per step" ');
+  });
   return (
     `<h2>RecA training loss</h2>\n<figure class="loss">${svg}<figcaption>the step's total loss ` +
     `(reconstruction plus co-trained text rows, weighted)${smooth > 1 ? `, mean of ${smooth} steps` : ""}` +
@@ -158,7 +158,7 @@ table.scores tr.head th:first-child{font-weight:600;padding-left:.4em}
 table.scores tr.head{background:#eef1f5}td.up{color:#137333}td.down{color:#b3261e}
 img{image-rendering:pixelated}
 .heats{display:grid;grid-template-columns:repeat(2,max-content);gap:1em}
-.heat{margin:0}figure.loss{margin:0}figure.loss figcaption{color:#555;font-size:12px}.heat figcaption{color:#555;font-size:12px}
+.heat,figure.loss{margin:0}.heat figcaption,figure.loss figcaption{color:#555;font-size:12px}
 .ramp{display:inline-block;width:120px;height:10px;vertical-align:middle;border:1px solid #888}
 .prompts{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.8em}
 figure.prompt{margin:0;padding:.5em;background:#fff;border:1px solid #ddd;border-radius:6px}

@@ -170,6 +170,15 @@ export function pairedDeltas(results: readonly JobResult[], base = "base"): Delt
   return out;
 }
 
+/** Delta rows in `order` (the main table's); rows it does not name last, by name. */
+function inOrder(deltas: readonly DeltaRow[], order: readonly string[]): DeltaRow[] {
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
+  return [...deltas].sort((a, b) => rank(a.row) - rank(b.row) || a.row.localeCompare(b.row));
+}
+
+/** "+0.012", "−1.5": a difference with its sign always written. */
+const signed = (x: number, digits: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(digits)}`;
+
 /** The paired differences as a Markdown table, rows in `order` (the main table's). */
 export function formatDeltaMarkdown(
   deltas: readonly DeltaRow[],
@@ -177,12 +186,11 @@ export function formatDeltaMarkdown(
   baseLabel = "Base",
 ): string {
   if (deltas.length === 0) return "";
-  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
-  const rows = [...deltas].sort((a, b) => rank(a.row) - rank(b.row) || a.row.localeCompare(b.row));
+  const rows = inOrder(deltas, order);
   const cols = DELTA_COLUMNS.filter((c) => rows.some((r) => r.cells[c.key]));
   const sign = (c: Cell, digits: number) => {
     if (!c) return "–";
-    const m = `${c.mean >= 0 ? "+" : "−"}${Math.abs(c.mean).toFixed(digits)}`;
+    const m = signed(c.mean, digits);
     return c.n > 1 ? `${m} ± ${c.std.toFixed(digits)}` : m;
   };
   const head = [`Δ vs ${baseLabel} (paired by seed)`, "n", ...cols.map((c) => c.label)];
@@ -207,22 +215,18 @@ export function compareToBase(
   order: readonly string[] = [],
   baseLabel = "Base",
 ): string[] {
-  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
-  const sign = (x: number, digits: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(digits)}`;
-  return [...deltas]
-    .sort((a, b) => rank(a.row) - rank(b.row) || a.row.localeCompare(b.row))
-    .map((r) => {
-      const overall = r.cells.overall?.mean;
-      const und = r.cells.und?.mean;
-      const parts = [
-        overall === undefined ? null : `GenEval ${sign(overall, 3)}`,
-        und === undefined
-          ? null
-          : `und ${sign(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,
-      ].filter((x) => x !== null);
-      const seeds = `seed${r.seeds.length > 1 ? "s" : ""} ${r.seeds.join(", ")}`;
-      return `${r.label} vs ${baseLabel} (${seeds}): ${parts.join(", ") || "no shared columns"}`;
-    });
+  return inOrder(deltas, order).map((r) => {
+    const overall = r.cells.overall?.mean;
+    const und = r.cells.und?.mean;
+    const parts = [
+      overall === undefined ? null : `GenEval ${signed(overall, 3)}`,
+      und === undefined
+        ? null
+        : `und ${signed(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,
+    ].filter((x) => x !== null);
+    const seeds = `seed${r.seeds.length > 1 ? "s" : ""} ${r.seeds.join(", ")}`;
+    return `${r.label} vs ${baseLabel} (${seeds}): ${parts.join(", ") || "no shared columns"}`;
+  });
 }
 
 /** The paired table, then one line per row against the base; nothing when no row pairs. */

@@ -150,10 +150,11 @@ export function lossChartSvg(series: readonly LossSeries[], o: LossChartOptions 
   const y = (loss: number) =>
     m.top + plotH - ((Math.min(Math.max(loss, yLo), yHi) - yLo) / (yHi - yLo)) * plotH;
   const f = (v: number) => v.toFixed(1);
+  // The accessible name: a chart of what, over which series (also right when inlined in HTML).
+  const name = escapeXml(`${o.title ?? "Training loss"}: ${series.map((s) => s.label).join(", ")}`);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui,sans-serif" font-size="11">`,
-    // The accessible name: a chart of what, over which series.
-    `<title>${escapeXml(`${o.title ?? "Training loss"}: ${series.map((s) => s.label).join(", ")}`)}</title>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${name}" font-family="system-ui,sans-serif" font-size="11">`,
+    `<title>${name}</title>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
   ];
   if (o.title)

@@ -98,6 +98,9 @@ describe("lossChartSvg", () => {
     expect(svg).not.toMatch(/<script|href=/);
     expect(svg).toContain("RecA &lt;bottleneck&gt; &amp; co");
     expect(svg).toContain("not started (no data)");
+    expect(svg.split("\n")[0]).toContain(
+      'role="img" aria-label="t: RecA &lt;bottleneck&gt; &amp; co, flat, not started"',
+    );
     expect(svg.split("\n")[1]).toBe(
       "<title>t: RecA &lt;bottleneck&gt; &amp; co, flat, not started</title>",
     );
