@@ -198,6 +198,11 @@ export function register(program: Command): void {
       )
       .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`"),
   )
+    .option(
+      "--part <name>",
+      "a logged part of the loss instead of the total: gen (the generation rows: reconstruction " +
+        "in RecA, captions in SFT) or text (the co-trained image→text loss, before its weight)",
+    )
     .option("--svg <file>", "draw the curves into an SVG chart")
     .option("--smooth <n>", "chart: mean over the last n steps", intOption("smooth", 1, 100000), 10)
     .option("--y-max <loss>", "chart: clip the loss axis here (early steps can dwarf the rest)")
@@ -206,6 +211,7 @@ export function register(program: Command): void {
       async (
         o: PlanOptions & {
           out: string;
+          part?: string;
           svg?: string;
           smooth: number;
           yMax?: string;
@@ -224,18 +230,31 @@ export function register(program: Command): void {
         const { writeJsonResult } = await import("./config.ts");
         let stages: import("../experiment/losses.ts").StageLoss[];
         try {
-          stages = experimentLosses({ from: o.from, out: o.out, rows, seeds, steps: o.steps });
+          stages = experimentLosses({
+            from: o.from,
+            out: o.out,
+            rows,
+            seeds,
+            steps: o.steps,
+            part: o.part,
+          });
         } catch (e) {
           if (e instanceof LossCurveError) throw new UserError(e.message);
           throw e;
         }
         if (o.svg) {
           const drawn = stages.filter((s) => s.points.length > 0);
-          if (drawn.length === 0) throw new UserError(`${o.out}: no stage has logged a step yet`);
+          if (drawn.length === 0)
+            throw new UserError(
+              o.part === undefined
+                ? `${o.out}: no stage has logged a step yet`
+                : `${o.out}: no stage has logged the loss part "${o.part}" (stages trained before ` +
+                    "parts were logged have only the total)",
+            );
           atomicWriteFile(
             o.svg,
             lossChartSvg(drawn, {
-              title: `Training loss, ${o.out} (seed${seeds.length > 1 ? "s" : ""} ${seeds.join(", ")})`,
+              title: `Training loss${o.part ? ` (part: ${o.part})` : ""}, ${o.out} (seed${seeds.length > 1 ? "s" : ""} ${seeds.join(", ")})`,
               smooth: o.smooth,
               yMax,
             }),
@@ -243,7 +262,7 @@ export function register(program: Command): void {
         }
         if (o.json) writeJsonResult(o.json, { stages });
         process.stdout.write(
-          `${formatLossTable(stages)}\n${o.svg ? `[chart: ${o.svg}, mean of ${o.smooth} steps]\n` : ""}`,
+          `${formatLossTable(stages, o.part)}\n${o.svg ? `[chart: ${o.svg}, mean of ${o.smooth} steps]\n` : ""}`,
         );
       },
     );

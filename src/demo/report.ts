@@ -34,8 +34,14 @@ export type ReportInput = {
   prompts: readonly ReportPrompt[];
   gap: { base: GapResult; reca: GapResult };
   /** RecA's per-step training loss (the run's metrics.jsonl); no section when empty or absent. */
-  loss?: readonly LossPoint[];
+  loss?: ReportLoss;
 };
+
+/**
+ * The curve the report draws: the reconstruction rows' own loss when the run logged it (the
+ * generation part, the direct sign of copy collapse), else the step's total loss.
+ */
+export type ReportLoss = { part: "reconstruction" | "total"; points: readonly LossPoint[] };
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -133,18 +139,19 @@ function gapSection(g: ReportInput["gap"]): string {
   );
 }
 
-function lossSection(loss: readonly LossPoint[] | undefined): string {
-  if (!loss || loss.length === 0) return "";
-  const smooth = Math.max(1, Math.min(10, Math.floor(loss.length / 10)));
+function lossSection(loss: ReportLoss | undefined): string {
+  if (!loss || loss.points.length === 0) return "";
+  const smooth = Math.max(1, Math.min(10, Math.floor(loss.points.length / 10)));
+  const recon = loss.part === "reconstruction";
+  const label = recon ? "RecA reconstruction loss" : "RecA training loss";
   // lossChartSvg escapes its text; the SVG is inlined as markup, not parsed from user input.
-  const svg = lossChartSvg([{ label: "RecA training loss", points: [...loss] }], {
-    width: 640,
-    smooth,
-  });
+  const svg = lossChartSvg([{ label, points: [...loss.points] }], { width: 640, smooth });
+  const what = recon
+    ? "the reconstruction rows' generation loss (the co-trained text rows left out)"
+    : "the step's total loss (reconstruction plus co-trained text rows, weighted)";
   return (
-    `<h2>RecA training loss</h2>\n<figure class="loss">${svg}<figcaption>the step's total loss ` +
-    `(reconstruction plus co-trained text rows, weighted)${smooth > 1 ? `, mean of ${smooth} steps` : ""}` +
-    `</figcaption></figure>`
+    `<h2>RecA training loss</h2>\n<figure class="loss">${svg}<figcaption>${what}` +
+    `${smooth > 1 ? `, mean of ${smooth} steps` : ""}</figcaption></figure>`
   );
 }
 

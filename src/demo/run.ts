@@ -26,7 +26,7 @@ import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
-import { LossCurveError, type LossPoint, readLossCurve } from "../train/loss-curve.ts";
+import { LossCurveError, readLossCurve } from "../train/loss-curve.ts";
 import {
   type ImageSource,
   type PostTrainConfig,
@@ -43,7 +43,7 @@ import {
   type StepTiming,
 } from "./budget.ts";
 import { type EvalContext, type Evaluated, evaluate } from "./evaluate.ts";
-import { type ReportPrompt, writeReport } from "./report.ts";
+import { type ReportLoss, type ReportPrompt, writeReport } from "./report.ts";
 import { formatDemoTable } from "./table.ts";
 
 export const DEFAULT_BASE = "checkpoints/base-flow";
@@ -322,15 +322,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
   return { result, table, report, json, gap: { base: before.gapFull, reca: after.gapFull } };
 }
 
-/** The RecA run's loss curve for the report; an unreadable metrics file costs only that chart. */
-function reportLoss(path: string, say: (s: string) => void): LossPoint[] {
-  if (!existsSync(path)) return [];
+/**
+ * The RecA run's loss curve for the report: its reconstruction rows' loss (the `gen` part) when
+ * every logged step has it, else the total. An unreadable metrics file costs only that chart.
+ */
+function reportLoss(path: string, say: (s: string) => void): ReportLoss | undefined {
+  if (!existsSync(path)) return undefined;
   try {
-    return readLossCurve(path);
+    const total = readLossCurve(path);
+    const gen = readLossCurve(path, "gen");
+    return gen.length > 0 && gen.length === total.length
+      ? { part: "reconstruction", points: gen }
+      : { part: "total", points: total };
   } catch (e) {
     if (!(e instanceof LossCurveError)) throw e;
     say(`note: no loss chart in the report (${e.message})`);
-    return [];
+    return undefined;
   }
 }
 

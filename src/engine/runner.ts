@@ -22,7 +22,21 @@ import { fromHost, type ParamTree, toHost } from "./tree.ts";
 
 /** Training state on the host: what checkpoints hold and runners exchange. */
 export type HostState = HostTrainState;
-export type StepResult = { loss: number; gradNorm: number };
+export type StepResult = {
+  loss: number;
+  gradNorm: number;
+  /** The task's named loss parts (Task.lossParts), when it has them. */
+  parts?: Record<string, number>;
+};
+
+export async function readParts(
+  parts: Record<string, JaxArray> | undefined,
+): Promise<Record<string, number> | undefined> {
+  if (!parts) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(parts)) out[k] = await readScalar(v);
+  return out;
+}
 
 export type Runner = {
   readonly kind: "local" | "data-parallel";
@@ -90,7 +104,13 @@ export class LocalRunner implements Runner {
     const k = microBatchCount(batchSize(hb), this.microBatchSize);
     const o = await this.#step.run(this.#state, hb, k, lr, step);
     this.#state = o.state;
-    return { loss: await readScalar(o.loss), gradNorm: await readScalar(o.gradNorm) };
+    const r: StepResult = {
+      loss: await readScalar(o.loss),
+      gradNorm: await readScalar(o.gradNorm),
+    };
+    const parts = await readParts(o.parts);
+    if (parts) r.parts = parts;
+    return r;
   }
 
   /** Gradients only (no update), for tests and diagnostics. */

@@ -33,7 +33,15 @@ export type Task = {
   init(seed: number): ParamTree;
   /** Scalar loss, the mean over the batch. Consumes params and batch. */
   loss(params: ParamTree, batch: Batch): JaxArray;
+  /**
+   * Optional: the same loss with named scalar parts of it (e.g. the generation and the text
+   * terms), which training logs per step beside the total. The gradient is the total's.
+   */
+  lossParts?(params: ParamTree, batch: Batch): { loss: JaxArray; parts: LossParts };
 };
+
+/** Named scalar parts of a loss (each a mean over the batch, like the loss). */
+export type LossParts = Record<string, JaxArray>;
 
 /**
  * How to build a task in another thread: `module` (absolute path or file URL)
@@ -82,7 +90,18 @@ export function toDevice(hb: HostBatch): Batch {
   );
 }
 
-export type StepOutput = { state: TrainState; loss: JaxArray; gradNorm: JaxArray };
+export type StepOutput = {
+  state: TrainState;
+  loss: JaxArray;
+  gradNorm: JaxArray;
+  /** The task's loss parts, averaged like the loss (absent when the task has none). */
+  parts?: LossParts;
+};
+
+function addParts(a: LossParts | undefined, b: LossParts | undefined): LossParts | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v.add(b[k])]));
+}
 
 /**
  * Builds the jitted functions for one task and optimizer config:
@@ -113,18 +132,37 @@ export class TrainStep {
       } else decay.dispose();
       return { state, gradNorm: r.gradNorm };
     };
-    const lossAndGrads = (params: ParamTree, batch: Batch) =>
-      valueAndGrad((p: ParamTree) => task.loss(p, batch))(params) as [JaxArray, ParamTree];
+    const lossParts = task.lossParts?.bind(task);
+    const lossAndGrads = (
+      params: ParamTree,
+      batch: Batch,
+    ): { loss: JaxArray; grads: ParamTree; parts?: LossParts } => {
+      if (!lossParts) {
+        const [loss, grads] = valueAndGrad((p: ParamTree) => task.loss(p, batch))(params) as [
+          JaxArray,
+          ParamTree,
+        ];
+        return { loss, grads };
+      }
+      const [[loss, parts], grads] = valueAndGrad(
+        (p: ParamTree) => {
+          const r = lossParts(p, batch);
+          return [r.loss, r.parts];
+        },
+        { hasAux: true },
+      )(params) as [[JaxArray, LossParts], ParamTree];
+      return { loss, grads, parts };
+    };
 
     this.#fused = jit((s: any, batch: Batch, k: K) => {
-      const [loss, grads] = lossAndGrads(tree.ref(s.params), batch);
-      const u = update(s, grads, k);
-      return { state: u.state, loss, gradNorm: u.gradNorm };
+      const r = lossAndGrads(tree.ref(s.params), batch);
+      const u = update(s, r.grads, k);
+      // jax trees have no undefined leaves: `parts` only when the task has them.
+      const out: StepOutput = { state: u.state, loss: r.loss, gradNorm: u.gradNorm };
+      if (r.parts) out.parts = r.parts;
+      return out;
     });
-    this.#grads = jit((params: ParamTree, batch: Batch) => {
-      const [loss, grads] = lossAndGrads(params, batch);
-      return { loss, grads };
-    });
+    this.#grads = jit((params: ParamTree, batch: Batch) => lossAndGrads(params, batch));
     this.#accumulate = jit((a: ParamTree, b: ParamTree) => addTrees(a, b));
     this.#apply = jit((s: TrainState, grads: ParamTree, scale: JaxArray, k: K) => {
       const u = update(s, scaleTree(grads, scale), k);
@@ -141,17 +179,23 @@ export class TrainStep {
   async grads(
     params: ParamTree,
     micro: HostBatch[],
-  ): Promise<{ lossSum: JaxArray; grads: ParamTree }> {
+  ): Promise<{ lossSum: JaxArray; grads: ParamTree; partsSum?: LossParts }> {
     let lossSum: JaxArray | null = null;
     let acc: ParamTree | null = null;
+    let partsSum: LossParts | undefined;
     for (const [i, mb] of micro.entries()) {
-      const r = this.#grads(tree.ref(params), toDevice(mb)) as { loss: JaxArray; grads: ParamTree };
+      const r = this.#grads(tree.ref(params), toDevice(mb)) as {
+        loss: JaxArray;
+        grads: ParamTree;
+        parts?: LossParts;
+      };
       lossSum = lossSum === null ? r.loss : lossSum.add(r.loss);
+      partsSum = addParts(partsSum, r.parts);
       acc = acc === null ? r.grads : (this.#accumulate(acc, r.grads) as ParamTree);
       if (micro.length > 1 && i < micro.length - 1) await blockUntilReady(acc);
     }
     if (lossSum === null || acc === null) throw new Error("grads: no micro-batches");
-    return { lossSum, grads: acc };
+    return { lossSum, grads: acc, partsSum };
   }
 
   /** Apply `scale × grads` as one AdamW update. */
@@ -173,9 +217,21 @@ export class TrainStep {
     if (microBatches === 1) {
       return this.#fused(state, toDevice(hb), stepScalars(this.cfg, lr, step)) as StepOutput;
     }
-    const { lossSum, grads } = await this.grads(state.params, splitBatch(hb, microBatches));
+    const { lossSum, grads, partsSum } = await this.grads(
+      state.params,
+      splitBatch(hb, microBatches),
+    );
     const u = this.apply(state, grads, 1 / microBatches, lr, step);
-    return { state: u.state, loss: lossSum.div(microBatches), gradNorm: u.gradNorm };
+    const out: StepOutput = {
+      state: u.state,
+      loss: lossSum.div(microBatches),
+      gradNorm: u.gradNorm,
+    };
+    if (partsSum)
+      out.parts = Object.fromEntries(
+        Object.entries(partsSum).map(([k, v]) => [k, v.div(microBatches)]),
+      );
+    return out;
   }
 
   dispose(): void {

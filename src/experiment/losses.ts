@@ -22,6 +22,8 @@ export type StageLoss = {
   stage: string;
   seed: number;
   dir: string;
+  /** Whether the stage has a metrics file (a stage not started has none). */
+  started: boolean;
   points: LossPoint[];
   summary: LossSummary | null;
 };
@@ -32,6 +34,8 @@ export function experimentLosses(o: {
   rows: readonly ExperimentRow[];
   seeds: readonly number[];
   steps?: number;
+  /** A named part of the loss instead of the total (readLossCurve). */
+  part?: string;
 }): StageLoss[] {
   const byDir = new Map<string, StageLoss>();
   for (const seed of o.seeds)
@@ -48,13 +52,15 @@ export function experimentLosses(o: {
           (o.seeds.length > 1 ? ` (seed ${seed})` : "");
         // A stage not started has no metrics file: an empty curve. A corrupt file is an error.
         const metrics = join(dir, "metrics.jsonl");
-        const points = existsSync(metrics) ? readLossCurve(metrics) : [];
+        const started = existsSync(metrics);
+        const points = started ? readLossCurve(metrics, o.part) : [];
         byDir.set(dir, {
           rows: [row.name],
           label,
           stage: name,
           seed,
           dir,
+          started,
           points,
           summary: summarizeLoss(points),
         });
@@ -63,15 +69,20 @@ export function experimentLosses(o: {
   return [...byDir.values()];
 }
 
-/** One Markdown line per stage: where its loss started, settled and bottomed out. */
-export function formatLossTable(stages: readonly StageLoss[]): string {
+/**
+ * One Markdown line per stage: where its loss (or the loss `part`) started, settled and bottomed
+ * out.
+ */
+export function formatLossTable(stages: readonly StageLoss[], part?: string): string {
+  const missing = (s: StageLoss) =>
+    !s.started ? "not started" : part === undefined ? "no steps" : `no "${part}" logged`;
   const f = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(3));
   return [
     "| stage | rows | steps | step 1 | first 10% | last 25% | min |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ...stages.map((s) => {
       const m = s.summary;
-      return `| ${s.label} | ${s.rows.join(", ")} | ${m ? m.steps : "not started"} | ${f(m?.first)} | ${f(m?.early)} | ${f(m?.late)} | ${f(m?.min)} |`;
+      return `| ${s.label} | ${s.rows.join(", ")} | ${m ? m.steps : missing(s)} | ${f(m?.first)} | ${f(m?.early)} | ${f(m?.late)} | ${f(m?.min)} |`;
     }),
   ].join("\n");
 }

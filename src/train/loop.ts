@@ -235,6 +235,8 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       const metrics = {
         step,
         loss: r.loss,
+        // The task's named parts of the loss (generation, text), when it has them.
+        ...(r.parts ? { lossParts: r.parts } : {}),
         gradNorm: r.gradNorm,
         lr,
         stepSeconds: (performance.now() - tStep) / 1000,

@@ -15,22 +15,25 @@ export class LossCurveError extends Error {}
 /**
  * The per-step losses of a metrics.jsonl, in step order. Lines without a finite loss (a run
  * stopped on a non-finite one) are left out; a line that is not JSON is an error naming the
- * file and line, as is a missing file.
+ * file and line, as is a missing file. With `part`, the named part of the loss the task logged
+ * beside the total (`lossParts`, e.g. `gen`: the generation rows, `text`: the image→text rows);
+ * lines without it (runs trained before parts were logged) are left out.
  */
-export function readLossCurve(path: string): LossPoint[] {
+export function readLossCurve(path: string, part?: string): LossPoint[] {
   if (!existsSync(path)) throw new LossCurveError(`${path}: no such metrics file`);
   const byStep = new Map<number, number>();
   readFileSync(path, "utf8")
     .split("\n")
     .forEach((line, i) => {
       if (line.trim() === "") return;
-      let rec: { step?: unknown; loss?: unknown };
+      let rec: { step?: unknown; loss?: unknown; lossParts?: Record<string, unknown> };
       try {
         rec = JSON.parse(line);
       } catch {
         throw new LossCurveError(`${path}:${i + 1}: not a JSON line`);
       }
-      const { step, loss } = rec;
+      const { step } = rec;
+      const loss = part === undefined ? rec.loss : rec.lossParts?.[part];
       if (typeof step !== "number" || !Number.isInteger(step) || step < 1) return;
       if (typeof loss !== "number" || !Number.isFinite(loss)) return;
       byStep.set(step, loss);

@@ -77,6 +77,23 @@ export function ummLoss(
   params: UmmParams,
   b: Batch,
 ): JaxArray {
+  const { loss, parts } = ummLossParts(cfg, family, params, b);
+  for (const v of Object.values(parts)) v.dispose();
+  return loss;
+}
+
+/**
+ * The loss and its parts: `gen`, the generation rows' weighted loss as it enters the total (the
+ * native loss of the family: reconstruction rows in RecA, caption rows in SFT), and `text`, the
+ * image→text cross-entropy before its weight `cfg.loss.text` (absent without text rows). The
+ * total is gen + text × weight.
+ */
+export function ummLossParts(
+  cfg: ResolvedUmmConfig,
+  family: GenerationFamily,
+  params: UmmParams,
+  b: Batch,
+): { loss: JaxArray; parts: Record<string, JaxArray> } {
   const bc = backboneConfig(cfg);
   const withText = b.x_tokens !== undefined;
   const bb = params.backbone;
@@ -99,7 +116,7 @@ export function ummLoss(
     noise,
   });
   const gen = perRow.mul(b.g_weight).mean();
-  if (!withText) return gen;
+  if (!withText) return { loss: gen.ref, parts: { gen } };
   const states = backboneStates(
     { ...bb, embed: treeRef(bb.embed) },
     { tokens: b.x_tokens, valid: b.x_valid, slots: b.x_slots, features: b.x_feats },
@@ -107,7 +124,7 @@ export function ummLoss(
     { featureGradScale: cfg.loss.featureGradScale },
   );
   const ce = crossEntropy(textLogits(bb.embed, states), b.x_targets, b.x_mask);
-  return gen.add(ce.mul(cfg.loss.text));
+  return { loss: gen.ref.add(ce.ref.mul(cfg.loss.text)), parts: { gen, text: ce } };
 }
 
 /**
@@ -148,6 +165,7 @@ export function ummTask(cfg: ResolvedUmmConfig & { initFrom?: string }): Task {
   return {
     init: (seed) => init(seed) as unknown as ParamTree,
     loss: (p, b) => ummLoss(cfg, family, p as unknown as UmmParams, b),
+    lossParts: (p, b) => ummLossParts(cfg, family, p as unknown as UmmParams, b),
   };
 }
 

@@ -72,8 +72,11 @@ describe("reca demo", () => {
     expect(html).toMatch(/<figcaption>a photo of an? \w+<\/figcaption>/);
     expect(html).toMatch(/data-prompt="a photo of an? \w+"/);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
-    // RecA's loss curve, from the run's own metrics.jsonl (2 steps: one polyline of 2 points).
+    // RecA's loss curve, from the run's own metrics.jsonl (2 steps: one polyline of 2 points):
+    // its reconstruction rows' loss, which the run logs apart from the text rows.
     expect(html).toContain("<h2>RecA training loss</h2>");
+    expect(html).toContain('aria-label="Training loss: RecA reconstruction loss"');
+    expect(html).toMatch(/<figcaption>the reconstruction rows' generation loss/);
     const curve = html.match(/<polyline [^>]*points="([^"]+)"/)?.[1] ?? "";
     expect(curve.split(" ")).toHaveLength(2);
   });
@@ -123,6 +126,19 @@ describe("reca demo", () => {
     expect(header).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
     expect(header).not.toMatch(/0\.2 min/);
     expect(html).not.toContain("RecA training loss"); // no curve given: no section
+    // A run that logged only its total loss (trained before parts were logged) gets that curve.
+    const points = [1, 2, 3].map((step) => ({ step, loss: 0.4 - step / 100 }));
+    const total = renderReport({
+      from: "base",
+      recaDir: "out/reca",
+      seed: 0,
+      result: resumed,
+      prompts: [],
+      gap: run.gap,
+      loss: { part: "total", points },
+    });
+    expect(total).toContain('aria-label="Training loss: RecA training loss"');
+    expect(total).toMatch(/<figcaption>the step's total loss \(reconstruction plus/);
   });
 
   it("escapes prompt text in the report", () => {

@@ -39,6 +39,10 @@ describe("data-parallel runner", () => {
         const a = await local.step(hb, lrAt(optim, s), s);
         const b = await dp.step(hb, lrAt(optim, s), s);
         expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-4);
+        // The task's loss parts come back averaged over the workers, as the loss does.
+        for (const r of [a, b]) expect(r.parts?.sq).toBeCloseTo(r.loss, 6);
+        expect(Math.abs((a.parts?.abs ?? 0) - (b.parts?.abs ?? 1))).toBeLessThan(1e-4);
+        expect(a.parts?.abs).toBeGreaterThan(0);
       }
       expect(maxDiff(await local.getState(), await dp.getState())).toBeLessThan(1e-4);
       const [r0, r1] = await Promise.all(

@@ -383,6 +383,31 @@ describe("reca experiment losses", () => {
     const md = formatLossTable(stages);
     expect(md).toMatch(/\| SFT → RecA, sft stage \(seed 0\) \| sft-reca, sft \| 2 \| \d/);
     expect(md).toMatch(/\| RecA \(seed 3\) \| reca \| not started \| – \|/);
+    // The generation part alone (reconstruction rows in RecA, captions in SFT): logged at every
+    // step, below the total, which adds the weighted text loss.
+    const gen = experimentLosses({
+      from: tiny.model,
+      out,
+      rows: plan.rows,
+      seeds: [0],
+      part: "gen",
+    });
+    for (const [i, s] of gen.entries()) {
+      const total = stages.filter((x) => x.seed === 0)[i];
+      expect(s.points.map((p) => p.step)).toEqual([1, 2]);
+      s.points.forEach((p, j) => {
+        expect(p.loss).toBeGreaterThan(0);
+        expect(p.loss).toBeLessThan(total.points[j].loss);
+      });
+    }
+    const none = experimentLosses({
+      from: tiny.model,
+      out,
+      rows: plan.rows,
+      seeds: [0],
+      part: "x",
+    });
+    expect(formatLossTable(none, "x")).toMatch(/\| RecA \| reca \| no "x" logged \| – \|/);
   });
 
   it("the command draws the curves, and refuses a folder with nothing logged", () => {
@@ -409,6 +434,12 @@ describe("reca experiment losses", () => {
     expect(e.status).toBe(2);
     expect(e.stderr.trim()).toMatch(/^reca: .*no stage has logged a step yet$/);
     expect(existsSync(join(tmp, "x.svg"))).toBe(false);
+    const g = cli("--out", out, "--seeds", "0", "--part", "gen", "--svg", svg);
+    expect(g.status).toBe(0);
+    expect(readFileSync(svg, "utf8")).toContain("Training loss (part: gen)");
+    const p = cli("--out", out, "--seeds", "0", "--part", "recon", "--svg", join(tmp, "x.svg"));
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/no stage has logged the loss part "recon"/);
   });
 });
 

@@ -62,6 +62,9 @@ describe("training loop", () => {
       .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(30);
     expect(lines[29].loss).toBeLessThan(lines[0].loss);
+    // The task's loss parts are logged beside the total (the fixture's `sq` is the loss itself).
+    for (const l of lines) expect(l.lossParts.sq).toBeCloseTo(l.loss, 6);
+    expect(lines[29].lossParts.abs).toBeLessThan(lines[0].lossParts.abs);
     const ck = loadHostCheckpoint<unknown, TrainerState>(dir);
     expect(ck.trainer?.step).toBe(30);
     expect(ck.trainer?.threads).toBe(o.runner.threads);

@@ -48,6 +48,24 @@ describe("readLossCurve", () => {
       /none\.jsonl: no such metrics file/,
     );
   });
+
+  it("reads a named part of the loss, leaving out steps logged without it", () => {
+    const f = join(dir, "parts.jsonl");
+    const withParts = (step: number, gen: number, text: number) =>
+      JSON.stringify({ step, loss: gen + 0.5 * text, lossParts: { gen, text }, lr: 1e-4 });
+    // Step 1 from a run before parts were logged; 2–3 with them.
+    writeFileSync(
+      f,
+      [line(1, 0.4), withParts(2, 0.08, 0.5), withParts(3, 0.07, 0.4), ""].join("\n"),
+    );
+    expect(readLossCurve(f).map((p) => p.loss)).toEqual([0.4, 0.33, 0.27]);
+    expect(readLossCurve(f, "gen")).toEqual([
+      { step: 2, loss: 0.08 },
+      { step: 3, loss: 0.07 },
+    ]);
+    expect(readLossCurve(f, "text").map((p) => p.loss)).toEqual([0.5, 0.4]);
+    expect(readLossCurve(f, "nope")).toEqual([]);
+  });
 });
 
 describe("curve arithmetic", () => {

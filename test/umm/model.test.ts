@@ -107,6 +107,43 @@ describe("pretraining batches", () => {
     expect(losses[11]).toBeLessThan(losses[0] * 0.9);
     expect(losses.slice(1).filter((l, i) => l < losses[i]).length).toBeGreaterThanOrEqual(10);
   });
+
+  it("logs the generation and text parts of the loss, which add up to it and change no update", async () => {
+    const cfg = tinyUmmConfig(encDir);
+    const data = new PretrainData(cfg);
+    const tok = Tokenizer.world(cfg.backbone.vocabVersion);
+    const encoder = loadUnderstandingEncoder(encDir);
+    const rng = new Rng("test/umm/parts");
+    const hb = await assembleBatch(
+      { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
+      data.genRows(rng, 8),
+      data.textRows(rng, 8),
+      rng,
+    );
+    encoder.dispose();
+    const optim = optimConfig({ lr: 3e-3, totalSteps: 3, warmupSteps: 0, clipNorm: 1 });
+    // Fused (one micro-batch) and accumulated (two of 4 rows) updates, with and without parts.
+    for (const micro of [0, 4]) {
+      const withParts = new LocalRunner(ummTask(cfg), optim, 0, micro, 1);
+      const { lossParts: _, ...plain } = ummTask(cfg);
+      const without = new LocalRunner(plain, optim, 0, micro, 1);
+      for (let s = 1; s <= 2; s++) {
+        const a = await withParts.step(hb, 3e-3, s);
+        const b = await without.step(hb, 3e-3, s);
+        expect(b.parts).toBeUndefined();
+        expect(a.loss).toBe(b.loss);
+        expect(a.gradNorm).toBe(b.gradNorm);
+        const { gen, text } = a.parts ?? {};
+        expect(gen).toBeGreaterThan(0);
+        expect(text).toBeGreaterThan(0);
+        expect(gen + text * cfg.loss.text).toBeCloseTo(a.loss, 5);
+      }
+      const [pa, pb] = [await withParts.getState(), await without.getState()];
+      for (const [name, t] of pa.params) expect(t.data).toEqual(pb.params.get(name)?.data);
+      await withParts.dispose();
+      await without.dispose();
+    }
+  });
 });
 
 describe("reca train base (library)", () => {

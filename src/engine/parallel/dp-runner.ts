@@ -104,7 +104,16 @@ export class DataParallelRunner implements Runner {
       this.replicas.map((r, i) => r.call<StepResult>({ type: "step", shard: shards[i], lr, step })),
     );
     const loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
-    return { loss, gradNorm: results[0].gradNorm };
+    const out: StepResult = { loss, gradNorm: results[0].gradNorm };
+    const first = results[0].parts;
+    if (first)
+      out.parts = Object.fromEntries(
+        Object.keys(first).map((k) => [
+          k,
+          results.reduce((s, r) => s + (r.parts?.[k] ?? Number.NaN), 0) / results.length,
+        ]),
+      );
+    return out;
   }
 
   getState(): Promise<HostState> {

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { initEngine, type JaxArray, tree } from "../jax.ts";
-import { freshState, microBatchCount, stateFromHost, stateToHost } from "../runner.ts";
+import { freshState, microBatchCount, readParts, stateFromHost, stateToHost } from "../runner.ts";
 import { batchSize, splitBatch, type TrainState, TrainStep } from "../train-step.ts";
 import { fromHost, type HostTensor, namedLeaves, type ParamTree } from "../tree.ts";
 import { loadTask } from "./index.ts";
@@ -31,7 +31,10 @@ let shared: SharedArrayBuffer | null = null;
 async function step(msg: Extract<Request, { type: "step" }>) {
   if (!shared) throw new Error("step before attach");
   const k = microBatchCount(batchSize(msg.shard), init.microBatchSize);
-  const { lossSum, grads } = await trainStep.grads(state.params, splitBatch(msg.shard, k));
+  const { lossSum, grads, partsSum } = await trainStep.grads(
+    state.params,
+    splitBatch(msg.shard, k),
+  );
   const mine = gradSlot(shared, init.rank, nParams);
   let off = 0;
   for (const [, g] of namedLeaves(grads)) {
@@ -61,7 +64,9 @@ async function step(msg: Extract<Request, { type: "step" }>) {
   state = u.state;
   const loss = (await lossSum.data())[0] / k;
   const gradNorm = (await u.gradNorm.data())[0];
-  return { loss, gradNorm };
+  const parts = await readParts(partsSum);
+  if (parts) for (const name of Object.keys(parts)) parts[name] /= k;
+  return parts ? { loss, gradNorm, parts } : { loss, gradNorm };
 }
 
 async function handle(msg: Request): Promise<unknown> {
