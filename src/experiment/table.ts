@@ -50,6 +50,29 @@ export const TABLE_COLUMNS: readonly Column[] = [
   { key: "cpuMinutes", label: "CPU-min", digits: 0, get: (r) => r.trainCpuMinutes },
 ];
 
+/**
+ * The binomial standard error of one evaluation's GenEval overall from its sampling alone: overall
+ * is the mean of the tags' accuracies, each k of n images, so SE = √(Σ p(1−p)/n) / tags. A tag at
+ * 0 or n of n would claim no noise, so p is estimated as (k + 1)/(n + 2) for the variance.
+ * Undefined when the result lacks per-tag image counts.
+ */
+export function genevalSamplingSe(r: JobResult): number | undefined {
+  const g = r.eval.geneval as
+    | { tags?: Record<string, number>; imagesPerTag?: Record<string, number> }
+    | undefined;
+  if (!g?.tags || !g.imagesPerTag) return undefined;
+  const tags = Object.entries(g.tags);
+  if (tags.length === 0) return undefined;
+  let v = 0;
+  for (const [t, acc] of tags) {
+    const n = g.imagesPerTag[t];
+    if (!n) return undefined;
+    const p = (Math.round(acc * n) + 1) / (n + 2);
+    v += (p * (1 - p)) / n;
+  }
+  return Math.sqrt(v) / tags.length;
+}
+
 export type Cell = { mean: number; std: number; n: number } | null;
 export type TableRow = { row: string; label: string; seeds: number[]; cells: Record<string, Cell> };
 
@@ -128,6 +151,12 @@ export type DeltaRow = {
   /** Seeds both this row and the base finished (under the same protocol). */
   seeds: number[];
   cells: Record<string, Cell>;
+  /**
+   * The binomial sampling standard error of the mean GenEval-overall difference, as if the two
+   * sides' images were independent (they share noise seeds, so this is an upper bound):
+   * √(mean over seeds of SE_row² + SE_base²) / √seeds.
+   */
+  overallSamplingSe?: number;
 };
 
 /** Columns compared with the base seed by seed (training cost is not a score). */
@@ -165,7 +194,13 @@ export function pairedDeltas(results: readonly JobResult[], base = "base"): Delt
       }
       cells[c.key] = meanStd(ds);
     }
-    out.push({ row, label: rs[0].label, seeds: pairs.map((p) => p[0].seed), cells });
+    const d: DeltaRow = { row, label: rs[0].label, seeds: pairs.map((p) => p[0].seed), cells };
+    const ses = pairs.map(([r, b]) => [genevalSamplingSe(r), genevalSamplingSe(b)]);
+    if (ses.every(([a, b]) => a !== undefined && b !== undefined)) {
+      const v = ses.reduce((acc, [a, b]) => acc + a! ** 2 + b! ** 2, 0) / ses.length;
+      d.overallSamplingSe = Math.sqrt(v / ses.length);
+    }
+    out.push(d);
   }
   return out;
 }
@@ -207,7 +242,9 @@ export function formatDeltaMarkdown(
 /**
  * Each row against the base, from the paired differences (the same seeds on both sides, so a
  * row with fewer finished seeds is never set against the base's mean over more): the change in
- * GenEval overall and in und (points), with the issue's rule that post-training must not cost
+ * GenEval overall, with its binomial sampling standard error where the results carry per-tag
+ * image counts (a change within about two of them is what resampling the same models could
+ * give), and in und (points), with the issue's rule that post-training must not cost
  * understanding more than 1 point flagged. Rows in `order` (the main table's).
  */
 export function compareToBase(
@@ -218,8 +255,11 @@ export function compareToBase(
   return inOrder(deltas, order).map((r) => {
     const overall = r.cells.overall?.mean;
     const und = r.cells.und?.mean;
+    const se = r.overallSamplingSe;
     const parts = [
-      overall === undefined ? null : `GenEval ${signed(overall, 3)}`,
+      overall === undefined
+        ? null
+        : `GenEval ${signed(overall, 3)}${se === undefined ? "" : ` (sampling SE ≤ ${se.toFixed(3)})`}`,
       und === undefined
         ? null
         : `und ${signed(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,

@@ -45,6 +45,7 @@ import {
   deltaSection,
   formatDeltaMarkdown,
   formatMarkdown,
+  genevalSamplingSe,
   meanStd,
   pairedDeltas,
   readResults,
@@ -508,5 +509,37 @@ describe("pairedDeltas", () => {
     expect(ds[0].cells.overall!.mean).toBeCloseTo(0.05, 12);
     expect(pairedDeltas(results.filter((r) => r.row !== "base"))).toEqual([]);
     expect(deltaSection(results.filter((r) => r.row !== "base"))).toBe("");
+  });
+
+  it("gives the binomial sampling error of GenEval overall, and of a paired difference", () => {
+    // Two tags: 6 of 12 single-object images, 0 of 32 position images.
+    const counted = (row: string, seed: number, single: number, position: number) =>
+      ({
+        ...job(row, seed, (single + position) / 2, 0.7),
+        eval: {
+          geneval: {
+            overall: (single + position) / 2,
+            tags: { single_object: single, position },
+            imagesPerTag: { single_object: 12, position: 32 },
+          },
+        },
+      }) as unknown as JobResult;
+    const base = counted("base", 0, 0.5, 0);
+    // p = (6+1)/14 = 0.5 and (0+1)/34: √(0.25/12 + (1/34)(33/34)/32) / 2.
+    const expected = Math.sqrt(0.25 / 12 + (1 / 34) * (33 / 34) * (1 / 32)) / 2;
+    expect(genevalSamplingSe(base)).toBeCloseTo(expected, 12);
+    expect(genevalSamplingSe(job("base", 0, 0.1, 0.7))).toBeUndefined(); // no image counts
+    const results = [
+      base,
+      counted("base", 1, 0.5, 0),
+      counted("reca", 0, 0.5, 0),
+      counted("reca", 1, 0.5, 0),
+    ];
+    const [d] = pairedDeltas(results);
+    // Two independent sides per seed, averaged over two seeds: √(2·se²) / √2 = se.
+    expect(d.overallSamplingSe).toBeCloseTo(expected, 12);
+    expect(compareToBase([d])[0]).toBe(
+      `RECA vs Base (seeds 0, 1): GenEval +0.000 (sampling SE ≤ ${expected.toFixed(3)})`,
+    );
   });
 });
