@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
 import { measureCalibration, planSteps } from "../../src/demo/budget.ts";
-import { renderReport } from "../../src/demo/report.ts";
+import { type ReportLoss, renderReport } from "../../src/demo/report.ts";
 import { calibrate, DemoError, type DemoRun, runDemo } from "../../src/demo/run.ts";
 import { demoFootnote } from "../../src/demo/table.ts";
 import { PostTrainConfigSchema, worldPool } from "../../src/train/reca.ts";
@@ -114,29 +114,24 @@ describe("reca demo", () => {
     expect(demoFootnote(resumed)).not.toMatch(/0\.2 min training/);
     expect(demoFootnote(run.result)).toMatch(/\d min training; demo/);
     // The report's header says the same.
-    const html = renderReport({
-      from: "base",
-      recaDir: "out/reca",
-      seed: 0,
-      result: resumed,
-      prompts: [],
-      gap: run.gap,
-    });
+    const report = (loss?: ReportLoss) =>
+      renderReport({
+        from: "base",
+        recaDir: "out/reca",
+        seed: 0,
+        result: resumed,
+        prompts: [],
+        gap: run.gap,
+        loss,
+      });
+    const html = report();
     const header = html.match(/<p class="meta">base .*?<\/p>/s)?.[0] ?? "";
     expect(header).toMatch(/42\.7 min training in total \(resumed at step 600\)/);
     expect(header).not.toMatch(/0\.2 min/);
     expect(html).not.toContain("RecA training loss"); // no curve given: no section
     // A run that logged only its total loss (trained before parts were logged) gets that curve.
     const points = [1, 2, 3].map((step) => ({ step, loss: 0.4 - step / 100 }));
-    const total = renderReport({
-      from: "base",
-      recaDir: "out/reca",
-      seed: 0,
-      result: resumed,
-      prompts: [],
-      gap: run.gap,
-      loss: { part: "total", points },
-    });
+    const total = report({ part: "total", points });
     expect(total).toContain('aria-label="Training loss: RecA training loss"');
     expect(total).toMatch(/<figcaption>the step's total loss \(reconstruction plus/);
   });

@@ -80,19 +80,27 @@ describe("pretraining batches", () => {
     }
   });
 
-  it("a few steps on one batch lower the combined loss", async () => {
-    const cfg = tinyUmmConfig(encDir);
+  /** One pretraining batch of 8 generation and 8 text rows of the tiny config. */
+  async function tinyBatch(cfg: ReturnType<typeof tinyUmmConfig>, seed: string) {
     const data = new PretrainData(cfg);
     const tok = Tokenizer.world(cfg.backbone.vocabVersion);
     const encoder = loadUnderstandingEncoder(encDir);
-    const rng = new Rng("test/umm/fit");
-    const hb = await assembleBatch(
-      { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
-      data.genRows(rng, 8),
-      data.textRows(rng, 8),
-      rng,
-    );
-    encoder.dispose();
+    const rng = new Rng(seed);
+    try {
+      return await assembleBatch(
+        { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
+        data.genRows(rng, 8),
+        data.textRows(rng, 8),
+        rng,
+      );
+    } finally {
+      encoder.dispose();
+    }
+  }
+
+  it("a few steps on one batch lower the combined loss", async () => {
+    const cfg = tinyUmmConfig(encDir);
+    const hb = await tinyBatch(cfg, "test/umm/fit");
     const runner = new LocalRunner(
       ummTask(cfg),
       optimConfig({ lr: 3e-3, totalSteps: 12, warmupSteps: 0, clipNorm: 1 }),
@@ -110,17 +118,7 @@ describe("pretraining batches", () => {
 
   it("logs the generation and text parts of the loss, which add up to it and change no update", async () => {
     const cfg = tinyUmmConfig(encDir);
-    const data = new PretrainData(cfg);
-    const tok = Tokenizer.world(cfg.backbone.vocabVersion);
-    const encoder = loadUnderstandingEncoder(encDir);
-    const rng = new Rng("test/umm/parts");
-    const hb = await assembleBatch(
-      { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
-      data.genRows(rng, 8),
-      data.textRows(rng, 8),
-      rng,
-    );
-    encoder.dispose();
+    const hb = await tinyBatch(cfg, "test/umm/parts");
     const optim = optimConfig({ lr: 3e-3, totalSteps: 3, warmupSteps: 0, clipNorm: 1 });
     // Fused (one micro-batch) and accumulated (two of 4 rows) updates, with and without parts.
     for (const micro of [0, 4]) {
