@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "./config.ts";
-import { intOption } from "./options.ts";
+import { intOption, parseDeadline } from "./options.ts";
 
 const DEFAULT_PLAN = "configs/experiments/paper.json";
 const DEFAULT_BASE = "checkpoints/base-flow";
@@ -26,6 +26,7 @@ type RunOptions = {
   judge: string;
   chunk?: number;
   parallel?: "data" | "kernel";
+  deadline?: string;
 };
 
 type TableOptions = { out: string; plan?: string; markdown?: string; json?: string };
@@ -121,6 +122,11 @@ export function register(program: Command): void {
     .option("--judge <dir>", "judge checkpoint folder", "checkpoints/judge")
     .option("--chunk <n>", "images per sampler call", intOption("chunk", 1, 4096))
     .option("--parallel <mode>", "training: data (worker replicas, the default) or kernel")
+    .option(
+      "--deadline <time>",
+      "start no job expected to end after this time (+MINUTES, HH:MM or an ISO date-time), " +
+        "judged by the jobs already finished in --out; a running job is never cut short",
+    )
     .action(async (o: RunOptions) => {
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
@@ -128,6 +134,7 @@ export function register(program: Command): void {
         throw new UserError(`--parallel must be data or kernel, got "${o.parallel}"`);
       if (!existsSync(join(o.from, "config.json")))
         throw new UserError(`${o.from} is not a model directory (no config.json)`);
+      const deadline = o.deadline === undefined ? undefined : parseDeadline(o.deadline, "deadline");
       const { plan, rows, seeds } = await resolvePlan(o);
       const { loadJudgeDetector } = await import("./bench.ts");
       const detect = await loadJudgeDetector(o.judge);
@@ -146,6 +153,7 @@ export function register(program: Command): void {
         parallelism: o.parallel,
         chunk: o.chunk,
         progress: await progressFactory(),
+        deadline,
       });
       const table = buildTable(
         results,

@@ -24,6 +24,34 @@ export function numberOption(name: string, lo: number, hi: number) {
   };
 }
 
+/**
+ * A point in time for --deadline-like options, as epoch ms: `+N` (N minutes from now), `HH:MM`
+ * (local time, today or, when already past, tomorrow) or an ISO 8601 date-time.
+ */
+export function parseDeadline(v: string, name: string, now = Date.now()): number {
+  const bad = () =>
+    new UserError(
+      `--${name} must be +MINUTES, HH:MM or an ISO date-time (2026-11-28T16:20Z), got "${v}"`,
+    );
+  const s = v.trim();
+  const rel = /^\+(\d+(?:\.\d+)?)$/.exec(s);
+  if (rel) return now + Number(rel[1]) * 60_000;
+  const hm = /^(\d{1,2}):(\d{2})$/.exec(s);
+  if (hm) {
+    const [h, m] = [Number(hm[1]), Number(hm[2])];
+    if (h > 23 || m > 59) throw bad();
+    const d = new Date(now);
+    d.setHours(h, m, 0, 0);
+    if (d.getTime() <= now) d.setDate(d.getDate() + 1);
+    return d.getTime();
+  }
+  // Only full date-times: a bare date or number would parse to something surprising.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(s)) throw bad();
+  const t = Date.parse(s);
+  if (!Number.isFinite(t)) throw bad();
+  return t;
+}
+
 export type TrainCliOptions = {
   out: string;
   config?: string;

@@ -17,7 +17,7 @@
  * wall minutes × the worker threads that trained (`cpuMeasured: false`).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { type EvalResult, evalModel, type ProgressFactory } from "../bench/eval.ts";
 import { benchmarkExclusion } from "../bench/exclusion.ts";
@@ -81,6 +81,14 @@ export type ExperimentOptions = {
   progress?: ProgressFactory;
   quiet?: boolean;
   log?: (line: string) => void;
+  /**
+   * Start no job expected to end after this time (epoch ms), by estimateJobSeconds over the
+   * folder's finished jobs; a job with no estimate yet is started. A job already running is
+   * never cut short.
+   */
+  deadline?: number;
+  /** The clock the deadline is read against (tests). */
+  now?: () => number;
 };
 
 export const jobDir = (out: string, row: string, seed: number) =>
@@ -103,6 +111,59 @@ export function readJobResult(path: string): JobResult | null {
     return null;
   }
 }
+
+/** Every result.json under `<out>/rows`, by row name, then seed folder. */
+export function readResults(out: string): JobResult[] {
+  const rowsDir = join(out, "rows");
+  if (!existsSync(rowsDir)) return [];
+  const results: JobResult[] = [];
+  for (const row of readdirSync(rowsDir).sort())
+    for (const s of readdirSync(join(rowsDir, row)).sort()) {
+      const r = readJobResult(join(rowsDir, row, s, "result.json"));
+      if (r) results.push(r);
+    }
+  return results;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * How long a job is expected to take, from the jobs already finished in the folder: the median
+ * evaluation time under the same protocol, plus, for each stage of its chain still to train, its
+ * remaining steps × the median wall seconds per step of finished stages of the same config (of
+ * any stage when none has that config). Null when no job under this protocol has finished: there
+ * is nothing to go by.
+ */
+export function estimateJobSeconds(
+  finished: readonly JobResult[],
+  protocol: EvalProtocol,
+  chain: readonly { name: string; steps: number; done: number }[],
+): number | null {
+  const same = finished.filter((r) => sameProtocol(r.protocol, protocol));
+  if (same.length === 0) return null;
+  let seconds = median(same.map((r) => r.evalSeconds));
+  const perStep = (name?: string) => {
+    const xs = finished
+      .flatMap((r) => r.stages)
+      .filter((st) => st.steps > 0 && (name === undefined || stageName(st.config) === name))
+      .map((st) => st.wallSeconds / st.steps);
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  for (const st of chain) {
+    if (st.done >= st.steps) continue;
+    const rate = perStep(st.name) ?? perStep();
+    if (rate === undefined) return null;
+    seconds += (st.steps - st.done) * rate;
+  }
+  return seconds;
+}
+
+/** A stage config file's name without .json (the stage folder's prefix). */
+const stageName = (path: string) => basename(path).replace(/\.json$/, "");
 
 /**
  * Config fields added after stages were trained, with the value that reproduces the behaviour
@@ -139,7 +200,7 @@ export function stageChain(
     cfg.train.seed = seed;
     if (o.steps !== undefined) cfg.train.steps = o.steps;
     key = stageKey(key, cfg);
-    const name = basename(stage.path).replace(/\.json$/, "");
+    const name = stageName(stage.path);
     return { stage, cfg, name, dir: join(o.out, "stages", `${name}-${key.slice(0, 12)}`) };
   });
 }
@@ -156,6 +217,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
   const results: JobResult[] = [];
   const total = o.rows.length * o.seeds.length;
   let index = 0;
+  let notStarted = 0;
   for (const seed of o.seeds) {
     jobs: for (const row of o.rows) {
       index++;
@@ -173,6 +235,24 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
       if (done)
         log(`[${index}/${total}] ${row.name} seed ${seed}: protocol changed, re-evaluating`);
       log(`[${index}/${total}] ${row.name} seed ${seed}`);
+      if (o.deadline !== undefined) {
+        const chain = stageChain(o, row, seed).map((c) => ({
+          name: c.name,
+          steps: c.cfg.train.steps,
+          done: checkpointedStep(c.dir),
+        }));
+        const est = estimateJobSeconds(readResults(o.out), o.plan.eval, chain);
+        const now = (o.now ?? Date.now)();
+        if (est !== null && now + est * 1000 > o.deadline) {
+          const left = Math.max(0, (o.deadline - now) / 60000);
+          log(
+            `  not started: expected to take ${(est / 60).toFixed(0)} min, ${left.toFixed(0)} min ` +
+              `left before the deadline (${new Date(o.deadline).toISOString()})`,
+          );
+          notStarted++;
+          continue;
+        }
+      }
 
       // Two processes may run the same plan (different rows use both cores): a job, and a stage
       // two jobs share, is run by one process at a time; the other skips it and says so.
@@ -300,5 +380,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
       }
     }
   }
+  if (notStarted > 0)
+    log(
+      `${notStarted} job${notStarted > 1 ? "s" : ""} not started: expected to end past the deadline`,
+    );
   return results;
 }

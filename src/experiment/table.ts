@@ -5,9 +5,9 @@
  * cost in CPU-minutes. Each cell is mean ± sample std over the seeds that finished, with n shown.
  * Rows whose jobs were evaluated under different protocols are refused, never averaged.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { type JobResult, readJobResult } from "./run.ts";
+import type { JobResult } from "./run.ts";
+
+export { readResults } from "./run.ts";
 
 export type Column = {
   key: string;
@@ -82,19 +82,6 @@ export function meanStd(xs: readonly number[]): Cell {
   const v =
     xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : Number.NaN;
   return { mean, std: Math.sqrt(v), n: xs.length };
-}
-
-/** Every result.json under `<out>/rows`, grouped by row (in `order` first, then by name). */
-export function readResults(out: string): JobResult[] {
-  const rowsDir = join(out, "rows");
-  if (!existsSync(rowsDir)) return [];
-  const results: JobResult[] = [];
-  for (const row of readdirSync(rowsDir).sort())
-    for (const s of readdirSync(join(rowsDir, row)).sort()) {
-      const r = readJobResult(join(rowsDir, row, s, "result.json"));
-      if (r) results.push(r);
-    }
-  return results;
 }
 
 export function buildTable(

@@ -22,9 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
 import { UserError } from "../../src/cli/config.ts";
+import { parseDeadline } from "../../src/cli/options.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
 import { experimentLosses, formatLossTable } from "../../src/experiment/losses.ts";
 import {
+  EvalProtocolSchema,
   type ExperimentPlan,
   loadPlan,
   parsePlan,
@@ -32,6 +34,7 @@ import {
   selectRows,
 } from "../../src/experiment/plan.ts";
 import {
+  estimateJobSeconds,
   type JobResult,
   jobDir,
   runExperiment,
@@ -154,9 +157,14 @@ const SEED_0_1_JOBS = ["base/0", "reca/0", "sft-reca/0", "base/1", "reca/1", "sf
 describe("reca experiment run", () => {
   const out = join(tmp, "exp");
   let first: JobResult[];
-  const run = async (plan: ExperimentPlan, seeds: number[]) => {
+  const run = async (
+    plan: ExperimentPlan,
+    seeds: number[],
+    extra: Partial<Parameters<typeof runExperiment>[0]> = {},
+  ) => {
     const lines: string[] = [];
     const results = await runExperiment({
+      ...extra,
       plan,
       from: tiny.model,
       out,
@@ -203,6 +211,20 @@ describe("reca experiment run", () => {
       }
     }
     expect(lines.some((l) => /stage sft: 2 steps/.test(l))).toBe(true);
+  });
+
+  it("with a deadline, starts no job expected to end after it", async () => {
+    const plan = loadPlan(join(tmp, "configs", "plan.json"));
+    // Seed 5 is new; the finished seeds 0–1 say how long its jobs take, and none has a second.
+    const now = Date.parse("2026-11-28T12:00:00Z");
+    const { results, lines } = await run(plan, [5], { deadline: now + 1, now: () => now });
+    expect(results).toEqual([]);
+    expect(lines.filter((l) => /^ {2}not started: expected to take \d+ min/.test(l))).toHaveLength(
+      3,
+    );
+    expect(lines.at(-1)).toBe("3 jobs not started: expected to end past the deadline");
+    expect(existsSync(jobDir(out, "base", 5))).toBe(false);
+    expect(readdirSync(join(out, "stages")).filter((d) => !d.endsWith(".lock"))).toHaveLength(6);
   });
 
   it("reruns skip finished jobs and reuse a shared stage", async () => {
@@ -441,6 +463,52 @@ describe("reca experiment losses", () => {
     const p = cli("--out", out, "--seeds", "0", "--part", "recon", "--svg", join(tmp, "x.svg"));
     expect(p.status).toBe(2);
     expect(p.stderr).toMatch(/no stage has logged the loss part "recon"/);
+  });
+});
+
+describe("job estimates and deadlines", () => {
+  const protocol = EvalProtocolSchema.parse({});
+  const job = (evalSeconds: number, stages: [string, number, number][] = []) =>
+    ({
+      protocol,
+      evalSeconds,
+      stages: stages.map(([config, steps, wallSeconds]) => ({ config, steps, wallSeconds })),
+    }) as unknown as JobResult;
+
+  it("estimates a job from finished ones: median eval plus remaining steps at the stage's pace", () => {
+    const finished = [
+      job(600),
+      job(700, [["/c/sft.json", 200, 1000]]),
+      job(900, [["/c/reca.json", 100, 300]]),
+    ];
+    // Eval median 700 s; 150 SFT steps left at 5 s/step.
+    expect(estimateJobSeconds(finished, protocol, [{ name: "sft", steps: 200, done: 50 }])).toBe(
+      700 + 150 * 5,
+    );
+    // A trained stage costs nothing; a config never trained goes at the median pace of any (4 s).
+    expect(
+      estimateJobSeconds(finished, protocol, [
+        { name: "sft", steps: 200, done: 200 },
+        { name: "other", steps: 10, done: 0 },
+      ]),
+    ).toBe(700 + 10 * 4);
+    // Nothing finished under this protocol, or no stage ever trained: no estimate.
+    const other = EvalProtocolSchema.parse({ limit: 3 });
+    expect(estimateJobSeconds(finished, other, [])).toBeNull();
+    expect(estimateJobSeconds([job(600)], protocol, [{ name: "x", steps: 1, done: 0 }])).toBeNull();
+  });
+
+  it("reads a deadline as minutes from now, a local clock time or an ISO date-time", () => {
+    const now = new Date(2026, 10, 28, 15, 30).getTime(); // local 15:30
+    expect(parseDeadline("+45", "deadline", now)).toBe(now + 45 * 60_000);
+    expect(parseDeadline("16:20", "deadline", now)).toBe(new Date(2026, 10, 28, 16, 20).getTime());
+    // A clock time already past today means tomorrow.
+    expect(parseDeadline("09:00", "deadline", now)).toBe(new Date(2026, 10, 29, 9, 0).getTime());
+    expect(parseDeadline("2026-11-28T16:20:00Z", "deadline", now)).toBe(
+      Date.parse("2026-11-28T16:20:00Z"),
+    );
+    for (const bad of ["soon", "25:00", "2026-11-28", "45", "+-3"])
+      expect(() => parseDeadline(bad, "deadline", now)).toThrow(/--deadline must be \+MINUTES/);
   });
 });
 
