@@ -8,7 +8,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lockHolder } from "../engine/fsutil.ts";
 import type { ExperimentPlan, ExperimentRow } from "./plan.ts";
-import { checkpointedStep, jobDir, readJobResult, sameProtocol, stageChain } from "./run.ts";
+import {
+  checkpointedStep,
+  estimateJobSeconds,
+  jobDir,
+  readJobResult,
+  readResults,
+  sameProtocol,
+  stageChain,
+} from "./run.ts";
 
 export type StageStatus = {
   name: string;
@@ -39,6 +47,11 @@ export type JobStatus = {
   /** GenEval overall of a finished result (either protocol). */
   geneval?: number;
   finishedAt?: string;
+  /**
+   * A job still to run (not done, not running): its expected seconds by estimateJobSeconds over
+   * the folder's finished jobs; null when there is nothing to go by yet.
+   */
+  estimateSeconds?: number | null;
 };
 
 export type StatusOptions = {
@@ -53,6 +66,7 @@ export type StatusOptions = {
 /** Every job of the plan, seed-major as `reca experiment run` takes them. */
 export function experimentStatus(o: StatusOptions): JobStatus[] {
   const jobs: JobStatus[] = [];
+  const finished = readResults(o.out);
   for (const seed of o.seeds)
     for (const row of o.rows) {
       const dir = jobDir(o.out, row.name, seed);
@@ -82,6 +96,14 @@ export function experimentStatus(o: StatusOptions): JobStatus[] {
           geneval: result.eval.geneval?.overall,
           finishedAt: result.finishedAt,
         }),
+        ...(state !== "done" &&
+          state !== "running" && {
+            estimateSeconds: estimateJobSeconds(
+              finished,
+              o.plan.eval,
+              stages.map((st) => ({ name: st.name, steps: st.steps, done: st.step })),
+            ),
+          }),
       });
     }
   return jobs;
@@ -128,5 +150,16 @@ export function formatStatus(jobs: readonly JobStatus[]): string {
     "",
     `${count("done")} of ${jobs.length} jobs done${parts.length ? `; ${parts.join(", ")}` : ""}`,
   );
+  const toRun = jobs.filter((j) => j.estimateSeconds !== undefined);
+  const known = toRun.filter((j) => typeof j.estimateSeconds === "number");
+  if (known.length > 0) {
+    const hours = known.reduce((a, j) => a + (j.estimateSeconds ?? 0), 0) / 3600;
+    const unknown = toRun.length - known.length;
+    lines.push(
+      `the ${known.length} job${known.length > 1 ? "s" : ""} still to run would take about ` +
+        `${hours.toFixed(1)} h of one process, judged by the finished jobs` +
+        (unknown > 0 ? ` (${unknown} more with nothing to go by)` : ""),
+    );
+  }
   return lines.join("\n");
 }

@@ -374,7 +374,14 @@ describe("reca experiment run", () => {
     const md = formatStatus(jobs);
     expect(md).toMatch(/\| sft-reca \| 2 \| partial \| stopped: sft 1\/2, reca 0\/2;/);
     expect(md).toMatch(/\| base \| 2 \| running \| pid \d+, evaluating \|/);
-    expect(md.split("\n").at(-1)).toBe("7 of 9 jobs done; 1 running, 1 partial");
+    expect(md.split("\n").at(-2)).toBe("7 of 9 jobs done; 1 running, 1 partial");
+    // What is left to run, timed by the finished jobs (the running one is not counted).
+    const partial = jobs.find((j) => j.row === "sft-reca" && j.seed === 2)!;
+    expect(partial.estimateSeconds).toBeGreaterThan(0);
+    expect(jobs.find((j) => j.row === "base" && j.seed === 2)?.estimateSeconds).toBeUndefined();
+    expect(md.split("\n").at(-1)).toMatch(
+      /^the 1 job still to run would take about \d+\.\d h of one process, judged by the finished jobs$/,
+    );
     rmSync(jobDir(out, "base", 2), { recursive: true });
     rmSync(jobDir(out, "sft-reca", 2), { recursive: true });
     rmSync(sftStage.dir, { recursive: true });
