@@ -25,7 +25,7 @@ import { type GapResult, gapProbe, gapProgressBars } from "../bench/gap.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { readTrainerState } from "../engine/checkpoint.ts";
-import { atomicWriteFile, tryLock } from "../engine/fsutil.ts";
+import { atomicWriteFile, lockHolder, tryLock } from "../engine/fsutil.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
 import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
@@ -235,7 +235,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<JobResult[]> 
       if (done)
         log(`[${index}/${total}] ${row.name} seed ${seed}: protocol changed, re-evaluating`);
       log(`[${index}/${total}] ${row.name} seed ${seed}`);
-      if (o.deadline !== undefined) {
+      // A job another process holds is reported as such below, not timed against the deadline.
+      if (o.deadline !== undefined && lockHolder(join(dir, ".lock")) === null) {
         const chain = stageChain(o, row, seed).map((c) => ({
           name: c.name,
           steps: c.cfg.train.steps,
