@@ -5,6 +5,7 @@
  * cost in CPU-minutes. Each cell is mean ± sample std over the seeds that finished, with n shown.
  * Rows whose jobs were evaluated under different protocols are refused, never averaged.
  */
+import { undPairedDelta } from "../bench/und/index.ts";
 import type { JobResult } from "./run.ts";
 
 export { readResults } from "./run.ts";
@@ -144,6 +145,13 @@ export type DeltaRow = {
    * √(mean over seeds of SE_row² + SE_base²) / √seeds.
    */
   overallSamplingSe?: number;
+  /**
+   * The standard error over questions of the mean und difference (points), from each seed's
+   * question-by-question pairing with the base (`undPairedDelta`): √(Σ SE_s²) / seeds. Only when
+   * every paired result kept per-question outcomes (results evaluated
+   * before und kept them do not).
+   */
+  undPairedSe?: number;
 };
 
 /** Columns compared with the base seed by seed (training cost is not a score). */
@@ -187,6 +195,11 @@ export function pairedDeltas(results: readonly JobResult[], base = "base"): Delt
       const v = ses.reduce((acc, [a, b]) => acc + a! ** 2 + b! ** 2, 0) / ses.length;
       d.overallSamplingSe = Math.sqrt(v / ses.length);
     }
+    const und = pairs.map(([r, b]) =>
+      r.eval.und && b.eval.und ? undPairedDelta(b.eval.und, r.eval.und) : undefined,
+    );
+    if (und.every((u) => u !== undefined))
+      d.undPairedSe = Math.sqrt(und.reduce((a, u) => a + u!.se ** 2, 0)) / und.length;
     out.push(d);
   }
   return out;
@@ -249,7 +262,7 @@ export function compareToBase(
         : `GenEval ${signed(overall, 3)}${se === undefined ? "" : ` (sampling SE ≤ ${se.toFixed(3)})`}`,
       und === undefined
         ? null
-        : `und ${signed(und, 1)} points${und < -1 ? " (drops > 1 point)" : ""}`,
+        : `und ${signed(und, 1)} points${r.undPairedSe === undefined ? "" : ` (paired SE ${r.undPairedSe.toFixed(1)})`}${und < -1 ? " (drops > 1 point)" : ""}`,
     ].filter((x) => x !== null);
     const seeds = `seed${r.seeds.length > 1 ? "s" : ""} ${r.seeds.join(", ")}`;
     return `${r.label} vs ${baseLabel} (${seeds}): ${parts.join(", ") || "no shared columns"}`;

@@ -21,6 +21,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
+import { undPairedDelta } from "../../src/bench/und/index.ts";
 import { UserError } from "../../src/cli/config.ts";
 import { parseDeadline } from "../../src/cli/options.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
@@ -589,6 +590,33 @@ describe("pairedDeltas", () => {
     expect(ds[0].cells.overall!.mean).toBeCloseTo(0.05, 12);
     expect(pairedDeltas(results.filter((r) => r.row !== "base"))).toEqual([]);
     expect(deltaSection(results.filter((r) => r.row !== "base"))).toBe("");
+  });
+
+  it("gives und's paired standard error over questions when both sides kept per-question outcomes", () => {
+    const withOutcomes = (row: string, seed: number, correct: string) => {
+      const r = job(row, seed, 0.1, [...correct].filter((c) => c === "1").length / correct.length);
+      return { ...r, eval: { ...r.eval, und: { ...r.eval.und, correct } } } as JobResult;
+    };
+    // Seed 0: RecA loses questions 1–2 and gains 3 (Δ −10 points on 10); seed 1: the same answers.
+    const results = [
+      withOutcomes("base", 0, "1100011111"),
+      withOutcomes("reca", 0, "0010011111"),
+      withOutcomes("base", 1, "1111100000"),
+      withOutcomes("reca", 1, "1111100000"),
+    ];
+    const [d] = pairedDeltas(results);
+    const se0 = undPairedDelta({ correct: "1100011111" }, { correct: "0010011111" })!.se;
+    expect(se0).toBeCloseTo(10 * Math.sqrt(3 - 1 / 10), 10);
+    expect(d.undPairedSe).toBeCloseTo(Math.sqrt(se0 ** 2 + 0) / 2, 10);
+    expect(d.cells.und!.mean).toBeCloseTo(-5, 9);
+    expect(compareToBase([d])[0]).toContain(
+      `und −5.0 points (paired SE ${d.undPairedSe!.toFixed(1)}) (drops > 1 point)`,
+    );
+    // One side without outcomes (evaluated before they were kept): no SE rather than a wrong one.
+    const old = results.map((r) =>
+      r.row === "base" && r.seed === 1 ? job("base", 1, 0.1, 0.5) : r,
+    );
+    expect(pairedDeltas(old)[0].undPairedSe).toBeUndefined();
   });
 
   it("gives the binomial sampling error of GenEval overall, and of a paired difference", () => {

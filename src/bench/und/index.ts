@@ -77,6 +77,11 @@ export type UndSummary = {
   typeMean: number;
   questions: number;
   images: number;
+  /**
+   * Each question's outcome in item order ("1" right, "0" wrong): two models answering the same
+   * set can be compared question by question (paired, McNemar-style), see `undPairedDelta`.
+   */
+  correct: string;
 };
 
 /** Answers a batch of questions, one per image (a model answering many rows per call). */
@@ -117,6 +122,7 @@ export async function scoreUndBatched(
   const batch = opts.batchSize ?? Math.max(rows.length, 1);
   const hits: Record<string, [number, number]> = {};
   let right = 0;
+  const correct: string[] = [];
   for (let at = 0; at < rows.length; at += batch) {
     const chunk = rows.slice(at, at + batch);
     const given = await answer(
@@ -130,6 +136,7 @@ export async function scoreUndBatched(
       const h = hits[q.type] ?? [0, 0];
       hits[q.type] = [h[0] + ok, h[1] + 1];
       right += ok;
+      correct.push(String(ok));
     });
     opts.onProgress?.(at + chunk.length, rows.length);
   }
@@ -143,6 +150,39 @@ export async function scoreUndBatched(
     typeMean: vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : 0,
     questions: total,
     images: items.length,
+    correct: correct.join(""),
+  };
+}
+
+/**
+ * The paired difference `b − a` in und accuracy (points) of two models that answered the same
+ * question set, with its standard error over questions: from the discordant counts (a right and b
+ * wrong: `lost`; a wrong and b right: `gained`), SE = 100·√(lost + gained − (gained − lost)²/n)/n,
+ * the paired (McNemar) form — what a new draw of as many questions could move the difference by.
+ * Undefined when either side lacks per-question outcomes or the sets differ in length.
+ */
+export function undPairedDelta(
+  a: Pick<UndSummary, "correct">,
+  b: Pick<UndSummary, "correct">,
+): { delta: number; se: number; lost: number; gained: number; n: number } | undefined {
+  const x = a.correct;
+  const y = b.correct;
+  if (typeof x !== "string" || typeof y !== "string" || x.length !== y.length || x.length === 0)
+    return undefined;
+  let lost = 0;
+  let gained = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] === "1" && y[i] !== "1") lost++;
+    else if (x[i] !== "1" && y[i] === "1") gained++;
+  }
+  const n = x.length;
+  const d = gained - lost;
+  return {
+    delta: (100 * d) / n,
+    se: (100 * Math.sqrt(Math.max(0, lost + gained - (d * d) / n))) / n,
+    lost,
+    gained,
+    n,
   };
 }
 

@@ -7,6 +7,7 @@ import {
   scoreUnd,
   scoreUndBatched,
   undItemSet,
+  undPairedDelta,
 } from "../../../src/bench/und/index.ts";
 
 describe("und", () => {
@@ -65,5 +66,32 @@ describe("und", () => {
     expect(progress.at(-1)).toBe(total);
     const wrong = sizes.reduce((a, n) => a + Math.floor(n / 3), 0);
     expect(batched.overall).toBeCloseTo((total - wrong) / total, 10);
+    // Per-question outcomes, in item order: the every-third-in-a-batch misses are where they were.
+    expect(batched.correct).toHaveLength(total);
+    const expected = sizes.flatMap((n) =>
+      Array.from({ length: n }, (_, i) => (i % 3 === 2 ? "0" : "1")),
+    );
+    expect(batched.correct).toBe(expected.join(""));
+    expect(perQuestion.correct).toBe("1".repeat(total));
+  });
+
+  it("pairs two models question by question: Δ in points and its McNemar standard error", () => {
+    // 10 questions; a right on 1–6, b right on 1–4 and 7–9: b lost 2 (5, 6) and gained 3 (7–9).
+    const a = { correct: "1111110000" };
+    const b = { correct: "1111001110" };
+    const d = undPairedDelta(a, b);
+    expect(d).toBeDefined();
+    expect(d!.lost).toBe(2);
+    expect(d!.gained).toBe(3);
+    expect(d!.delta).toBeCloseTo(10, 10);
+    // 100·√(5 − 1/10)/10
+    expect(d!.se).toBeCloseTo(10 * Math.sqrt(4.9), 10);
+    // The same answers: no difference and no error; reversing the pair flips the sign only.
+    expect(undPairedDelta(a, a)).toMatchObject({ delta: 0, se: 0 });
+    expect(undPairedDelta(b, a)!.delta).toBeCloseTo(-10, 10);
+    expect(undPairedDelta(b, a)!.se).toBeCloseTo(d!.se, 10);
+    // Unpairable: different set sizes, or a result written before outcomes were kept.
+    expect(undPairedDelta(a, { correct: "11" })).toBeUndefined();
+    expect(undPairedDelta(a, {} as { correct: string })).toBeUndefined();
   });
 });
