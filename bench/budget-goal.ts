@@ -14,13 +14,13 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/cli/config.ts";
 import { type DemoResult, runDemo } from "../src/demo/run.ts";
 import { atomicWriteFile } from "../src/engine/fsutil.ts";
 import { meanStd } from "../src/experiment/table.ts";
 import { PostTrainConfigSchema } from "../src/train/reca.ts";
 import { provenance } from "../src/util/provenance.ts";
+import { benchArgs } from "./util.ts";
 
 const HELP = `Usage: npx tsx bench/budget-goal.ts [options]
 
@@ -36,21 +36,17 @@ Options:
   -h, --help        this text
 `;
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     from: { type: "string", default: "checkpoints/base-flow" },
     out: { type: "string", default: "runs/budget-goal" },
     seeds: { type: "string", default: "0,1,2" },
     "budget-min": { type: "string", default: "10" },
     config: { type: "string", default: "configs/reca.json" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const seeds = values.seeds.split(",").map(Number);
 const budget = Number(values["budget-min"]);
 if (seeds.some((s) => !Number.isInteger(s) || s < 0) || !(budget > 0)) {

@@ -17,9 +17,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import type { Job, MatmulResult, ModelName, TrainResult } from "./measure.ts";
-import { cpuSnapshot, otherLoad } from "./util.ts";
+import { benchArgs, cpuSnapshot, otherLoad } from "./util.ts";
 
 const HELP = `Usage: npx tsx bench/run.ts [options]   (npm run bench -- [options])
 
@@ -57,22 +56,17 @@ const progress = (msg: string) => process.stderr.write(`${msg}\n`);
 // --- options ---------------------------------------------------------------
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
+  const values = benchArgs(
+    {
       only: { type: "string" },
       steps: { type: "string" },
       warmup: { type: "string" },
       workers: { type: "string" },
       json: { type: "string" },
       "no-torch": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
+    HELP,
+  );
   const int = (name: string, raw: string | undefined, dflt: number, min: number) => {
     if (raw === undefined) return dflt;
     const n = Number(raw);

@@ -7,13 +7,12 @@
  *     [--steps N] [--json FILE]
  */
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { atomicWriteFile } from "../src/engine/fsutil.ts";
 import { initEngine } from "../src/engine/jax.ts";
 import { generateMany } from "../src/sample/batched.ts";
 import { loadUmm } from "../src/umm/infer.ts";
 import { worldCategories } from "../src/world/vocab.ts";
-import { cpuSnapshot, otherLoad } from "./util.ts";
+import { benchArgs, cpuSnapshot, otherLoad } from "./util.ts";
 
 const HELP = `Usage: npx tsx bench/sampling.ts --model DIR [options]
 
@@ -28,19 +27,19 @@ Options:
   -h, --help     this text
 `;
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     model: { type: "string" },
     batch: { type: "string", default: "16" },
     calls: { type: "string", default: "4" },
     steps: { type: "string" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help || !values.model) {
-  process.stdout.write(HELP);
-  process.exit(values.help ? 0 : 2);
+  HELP,
+);
+if (!values.model) {
+  process.stderr.write(`need --model\n\n${HELP}`);
+  process.exit(2);
 }
 const batch = Number(values.batch);
 const calls = Number(values.calls);

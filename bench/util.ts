@@ -3,6 +3,9 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
 /** Whole-machine CPU counters (Linux /proc/stat) and this process's own CPU time. */
 export type CpuSnapshot = { busy: number; total: number; ownUs: number; wallMs: number } | null;
@@ -51,3 +54,34 @@ export function modelDirsOrExit(list: string | undefined, help: string): string[
     }
   return models;
 }
+
+/**
+ * A bench script's command line: `options` plus `-h/--help`, which prints `help` and exits 0; an
+ * unknown option or a missing value prints the error and `help` to stderr and exits 2 (instead of
+ * a stack trace).
+ */
+export function benchArgs<const O extends ParseArgsOptionsConfig>(
+  options: O,
+  help: string,
+): ParsedValues<O> {
+  let parsed: { values: Record<string, unknown> };
+  try {
+    parsed = parseArgs({
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${help}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  return parsed.values as ParsedValues<O>;
+}
+
+/** What `parseArgs` returns as `values` for `options` (strict, no positionals). */
+type ParsedValues<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: O; strict: true }>
+>["values"];

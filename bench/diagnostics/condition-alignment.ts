@@ -5,13 +5,12 @@
  *
  *   npx tsx bench/diagnostics/condition-alignment.ts --models A,B,... [--batches 12] [--json FILE]
  */
-import { parseArgs } from "node:util";
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { type ConditionAlignment, conditionAlignment } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
-import { modelDirsOrExit } from "../util.ts";
+import { benchArgs, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/condition-alignment.ts --models A,B,... [options]
 
@@ -24,18 +23,14 @@ Options:
   --json FILE     also write the results as JSON
   -h, --help      this text
 `;
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     models: { type: "string" },
     batches: { type: "string", default: "12" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const models = modelDirsOrExit(values.models, HELP);
 const batches = Number(values.batches);
 if (!Number.isInteger(batches) || batches < 1) {

@@ -8,7 +8,6 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import {
@@ -20,7 +19,7 @@ import {
 } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
-import { modelDirsOrExit } from "../util.ts";
+import { benchArgs, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/heldout-loss.ts --models A,B,... [options]
 
@@ -36,19 +35,15 @@ Options:
   -h, --help      this text
 `;
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     models: { type: "string" },
     batches: { type: "string", default: "16" },
     cache: { type: "string", default: "runs/heldout" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const models = modelDirsOrExit(values.models, HELP);
 const batches = Number(values.batches);
 if (!Number.isInteger(batches) || batches < 2) {

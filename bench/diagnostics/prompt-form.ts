@@ -15,7 +15,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { evalImageSuite, type ScoredOutput } from "../../src/bench/eval.ts";
 import { type GenevalMetadata, withArticle } from "../../src/bench/geneval/index.ts";
 import { loadJudgeDetector } from "../../src/cli/bench.ts";
@@ -25,7 +24,7 @@ import { initEngine } from "../../src/engine/jax.ts";
 import { loadUmm, readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { COLORS, worldCategories } from "../../src/world/vocab.ts";
-import { modelDirsOrExit } from "../util.ts";
+import { benchArgs, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/prompt-form.ts --models A,B,... [options]
 
@@ -40,20 +39,16 @@ Options:
   --json FILE     also write the results as JSON
   -h, --help      this text
 `;
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     models: { type: "string" },
     n: { type: "string", default: "10" },
     seed: { type: "string", default: "0" },
     judge: { type: "string", default: "checkpoints/judge" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const models = modelDirsOrExit(values.models, HELP);
 const n = Number(values.n);
 const seed = Number(values.seed);

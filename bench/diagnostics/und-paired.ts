@@ -13,14 +13,13 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { evalUnd, type UndResult } from "../../src/bench/eval.ts";
 import { undPairedDelta, VQA_TYPES } from "../../src/bench/und/index.ts";
 import { progressFactory } from "../../src/cli/model-options.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { loadUmm, readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
-import { modelDirsOrExit } from "../util.ts";
+import { benchArgs, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/und-paired.ts --models A,B,... [options]
 
@@ -36,19 +35,15 @@ Options:
   -h, --help      this text
 `;
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  {
     models: { type: "string" },
     full: { type: "boolean", default: false },
     cache: { type: "string", default: "runs/und-paired" },
     json: { type: "string" },
-    help: { type: "boolean", short: "h" },
   },
-});
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+  HELP,
+);
 const models = modelDirsOrExit(values.models, HELP);
 const set = values.full ? "full" : "default";
 
