@@ -29,7 +29,13 @@ type RunOptions = {
   deadline?: string;
 };
 
-type TableOptions = { out: string; plan?: string; markdown?: string; json?: string };
+type TableOptions = {
+  out: string;
+  plan?: string;
+  seeds?: string;
+  markdown?: string;
+  json?: string;
+};
 
 const list = (s: string | undefined) =>
   s
@@ -280,6 +286,7 @@ export function register(program: Command): void {
     .description("mean ± std per row over the finished seeds, shaped like the paper's table")
     .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`")
     .option("--plan <file>", `row order from this plan (default ${DEFAULT_PLAN} if present)`)
+    .option("--seeds <list>", "only these seeds' jobs (default: every finished seed)")
     .option("--markdown <file>", "also write the Markdown table to FILE")
     .option(
       "--json <file>",
@@ -292,9 +299,12 @@ export function register(program: Command): void {
       const { buildTable, deltaSection, formatMarkdown, pairedDeltas, readResults } = await import(
         "../experiment/table.ts"
       );
-      const results = readResults(o.out);
+      const seeds = parseSeeds(o.seeds);
+      const results = readResults(o.out).filter((r) => !seeds || seeds.includes(r.seed));
       if (results.length === 0)
-        throw new UserError(`${o.out}: no finished jobs (rows/<row>/seed-<s>/result.json)`);
+        throw new UserError(
+          `${o.out}: no finished jobs${seeds ? ` for seeds ${seeds.join(", ")}` : ""} (rows/<row>/seed-<s>/result.json)`,
+        );
       const planPath = o.plan ?? (existsSync(DEFAULT_PLAN) ? DEFAULT_PLAN : undefined);
       let order: string[] = [];
       if (planPath) {
