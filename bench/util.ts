@@ -1,9 +1,10 @@
 /** Small helpers shared by the bench scripts (no jax-js here). */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { atomicWriteFile } from "../src/engine/fsutil.ts";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -85,3 +86,24 @@ export function benchArgs<const O extends ParseArgsOptionsConfig>(
 type ParsedValues<O extends ParseArgsOptionsConfig> = ReturnType<
   typeof parseArgs<{ options: O; strict: true }>
 >["values"];
+
+/**
+ * A diagnostic's result for one model, kept in `cacheDir` as `<model's absolute path, / → _>.<tag>.json`:
+ * read back when the file exists (said on stderr), otherwise computed and written atomically.
+ */
+export async function cachedForModel<T>(
+  cacheDir: string,
+  model: string,
+  tag: string,
+  compute: () => Promise<T>,
+): Promise<T> {
+  const file = join(cacheDir, `${resolve(model).replaceAll("/", "_")}.${tag}.json`);
+  if (existsSync(file)) {
+    process.stderr.write(`${model}: read back ${file}\n`);
+    return JSON.parse(readFileSync(file, "utf8")) as T;
+  }
+  const r = await compute();
+  mkdirSync(cacheDir, { recursive: true });
+  atomicWriteFile(file, `${JSON.stringify(r, null, 1)}\n`);
+  return r;
+}

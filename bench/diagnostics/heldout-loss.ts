@@ -6,8 +6,6 @@
  *   npx tsx bench/diagnostics/heldout-loss.ts --models checkpoints/base-flow,runs/x/reca
  *     [--batches 16] [--cache runs/heldout] [--json FILE]
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import {
@@ -19,7 +17,7 @@ import {
 } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
-import { benchArgs, modelDirsOrExit } from "../util.ts";
+import { benchArgs, cachedForModel, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/heldout-loss.ts --models A,B,... [options]
 
@@ -51,30 +49,24 @@ if (!Number.isInteger(batches) || batches < 2) {
   process.exit(2);
 }
 
-mkdirSync(values.cache, { recursive: true });
 let exclusion: ReturnType<typeof benchmarkExclusion> | undefined;
 const results: HeldoutResult[] = [];
-for (const m of models) {
-  const key = resolve(m).replaceAll("/", "_");
-  const file = join(values.cache, `${key}.b${batches}.json`);
-  if (existsSync(file)) {
-    results.push(JSON.parse(readFileSync(file, "utf8")) as HeldoutResult);
-    process.stderr.write(`${m}: read back ${file}\n`);
-    continue;
-  }
-  exclusion ??= benchmarkExclusion(readUmmConfig(m).data.numCategories);
-  const t0 = Date.now();
-  const r = await heldoutLosses(m, {
-    batches,
-    exclude: exclusion,
-    onBatch: (kind, done, total) => {
-      if (done === total) process.stderr.write(`${m}: ${kind} done\n`);
-    },
-  });
-  process.stderr.write(`${m}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-  atomicWriteFile(file, `${JSON.stringify(r, null, 1)}\n`);
-  results.push(r);
-}
+for (const m of models)
+  results.push(
+    await cachedForModel(values.cache, m, `b${batches}`, async () => {
+      exclusion ??= benchmarkExclusion(readUmmConfig(m).data.numCategories);
+      const t0 = Date.now();
+      const r = await heldoutLosses(m, {
+        batches,
+        exclude: exclusion,
+        onBatch: (kind, done, total) => {
+          if (done === total) process.stderr.write(`${m}: ${kind} done\n`);
+        },
+      });
+      process.stderr.write(`${m}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      return r;
+    }),
+  );
 
 const ref = results[0];
 const COLUMNS = [...HELDOUT_KINDS, "prompt-gain"] as const;

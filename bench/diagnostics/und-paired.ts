@@ -4,22 +4,20 @@
  * points, how many questions each model lost and gained against the reference, and the standard
  * error of the change over questions (McNemar's paired form). The issue's rule is that
  * post-training must not cost understanding more than 1 point; on the default 256 questions one
- * comparison's SE is about 1 point, so `--full` (2,000 questions) is how to tell a 1-point drop
- * from the draw of questions. Answers are greedy, so a model's outcomes are deterministic; the
+ * comparison's SE is about 2 points (RecA seed 2: −2.3 ± 2.3), so `--full` (2,000 questions, SE
+ * about 0.9) is how to tell a 1-point drop from the draw of questions. Answers are greedy, so a model's outcomes are deterministic; the
  * default set reproduces the `und` figures of `reca eval` and `reca experiment` exactly.
  *
  *   npx tsx bench/diagnostics/und-paired.ts --models checkpoints/base-flow,DIR,... [--full]
  *     [--cache runs/und-paired] [--json FILE]
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { evalUnd, type UndResult } from "../../src/bench/eval.ts";
 import { undPairedDelta, VQA_TYPES } from "../../src/bench/und/index.ts";
 import { progressFactory } from "../../src/cli/model-options.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
-import { loadUmm, readUmmConfig } from "../../src/umm/infer.ts";
+import { loadUmm } from "../../src/umm/infer.ts";
 import { provenance } from "../../src/util/provenance.ts";
-import { benchArgs, modelDirsOrExit } from "../util.ts";
+import { benchArgs, cachedForModel, modelDirsOrExit } from "../util.ts";
 
 const HELP = `Usage: npx tsx bench/diagnostics/und-paired.ts --models A,B,... [options]
 
@@ -47,25 +45,20 @@ const values = benchArgs(
 const models = modelDirsOrExit(values.models, HELP);
 const set = values.full ? "full" : "default";
 
-mkdirSync(values.cache, { recursive: true });
 const results: { model: string; und: UndResult }[] = [];
 for (const m of models) {
-  const file = join(values.cache, `${resolve(m).replaceAll("/", "_")}.${set}.json`);
-  if (existsSync(file)) {
-    results.push({ model: m, und: JSON.parse(readFileSync(file, "utf8")) as UndResult });
-    process.stderr.write(`${m}: read back ${file}\n`);
-    continue;
-  }
-  const model = loadUmm(m);
-  const und = await evalUnd(model, {
-    full: values.full,
-    numCategories: readUmmConfig(m).data.numCategories,
-    progress: await progressFactory(),
+  const und = await cachedForModel(values.cache, m, set, async () => {
+    const model = loadUmm(m);
+    const r = await evalUnd(model, {
+      full: values.full,
+      numCategories: model.config.data.numCategories,
+      progress: await progressFactory(),
+    });
+    process.stderr.write(
+      `${m}: und ${(100 * r.overall).toFixed(1)} in ${r.seconds.toFixed(0)} s\n`,
+    );
+    return r;
   });
-  process.stderr.write(
-    `${m}: und ${(100 * und.overall).toFixed(1)} in ${und.seconds.toFixed(0)} s\n`,
-  );
-  atomicWriteFile(file, `${JSON.stringify(und)}\n`);
   results.push({ model: m, und });
 }
 
