@@ -80,8 +80,9 @@ export type UndSummary = {
   /**
    * Each question's outcome in item order ("1" right, "0" wrong): two models answering the same
    * set can be compared question by question (paired, McNemar-style), see `undPairedDelta`.
+   * Always written by `scoreUndBatched`; absent in results saved before it was kept.
    */
-  correct: string;
+  correct?: string;
 };
 
 /** Answers a batch of questions, one per image (a model answering many rows per call). */
