@@ -479,6 +479,35 @@ describe("reca experiment losses", () => {
   });
 });
 
+describe("reca experiment table (command)", () => {
+  // The same folder: rows base/reca/sft-reca at seeds 0–1, and reca alone at seed 2.
+  const out = join(tmp, "exp");
+  const cli = (...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ["bin/reca.mjs", "experiment", "table", "--plan", join(tmp, "configs", "plan.json"), ...args],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+
+  it("--seeds keeps only those seeds' jobs, and names the seeds it cannot find", () => {
+    const all = join(tmp, "table-all.json");
+    const one = join(tmp, "table-seed-2.json");
+    expect(cli("--out", out, "--json", all).status).toBe(0);
+    const r = cli("--out", out, "--seeds", "2", "--json", one, "--markdown", join(tmp, "t.md"));
+    expect(r.status).toBe(0);
+    type Row = { row: string; seeds: number[] };
+    const allRows = (JSON.parse(readFileSync(all, "utf8")) as { rows: Row[] }).rows;
+    const oneRows = (JSON.parse(readFileSync(one, "utf8")) as { rows: Row[] }).rows;
+    // Unfiltered, reca has three seeds; at --seeds 2 only reca's seed-2 job is left.
+    expect(allRows.find((x) => x.row === "reca")?.seeds).toEqual([0, 1, 2]);
+    expect(oneRows.map((x) => [x.row, x.seeds])).toEqual([["reca", [2]]]);
+    expect(readFileSync(join(tmp, "t.md"), "utf8").trim()).toBe(r.stdout.trim());
+    const none = cli("--out", out, "--seeds", "7");
+    expect(none.status).toBe(2);
+    expect(none.stderr.trim()).toMatch(/^reca: .*no finished jobs for seeds 7 /);
+  });
+});
+
 describe("job estimates and deadlines", () => {
   const protocol = EvalProtocolSchema.parse({});
   const job = (evalSeconds: number, stages: [string, number, number][] = []) =>
