@@ -395,6 +395,16 @@ describe("reca experiment run", () => {
   });
 });
 
+/** `reca experiment <command> --plan <the test plan> ...args`, spawned as a user would run it. */
+function experimentCli(command: string, ...args: string[]) {
+  const plan = join(tmp, "configs", "plan.json");
+  return spawnSync(
+    process.execPath,
+    ["bin/reca.mjs", "experiment", command, "--plan", plan, ...args],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+}
+
 describe("reca experiment losses", () => {
   // Reads the folder the run tests above trained (2-step stages, seeds 0–1, reca seed 2).
   const out = join(tmp, "exp");
@@ -447,16 +457,7 @@ describe("reca experiment losses", () => {
   });
 
   it("the command draws the curves, and refuses a folder with nothing logged", () => {
-    const plan = join(tmp, "configs", "plan.json");
-    const cli = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        ["bin/reca.mjs", "experiment", "losses", "--plan", plan, "--from", tiny.model, ...args],
-        {
-          encoding: "utf8",
-          timeout: 60_000,
-        },
-      );
+    const cli = (...args: string[]) => experimentCli("losses", "--from", tiny.model, ...args);
     const svg = join(tmp, "loss.svg");
     const json = join(tmp, "loss.json");
     const r = cli("--out", out, "--seeds", "0,1", "--svg", svg, "--smooth", "1", "--json", json);
@@ -482,12 +483,7 @@ describe("reca experiment losses", () => {
 describe("reca experiment table (command)", () => {
   // The same folder: rows base/reca/sft-reca at seeds 0–1, and reca alone at seed 2.
   const out = join(tmp, "exp");
-  const cli = (...args: string[]) =>
-    spawnSync(
-      process.execPath,
-      ["bin/reca.mjs", "experiment", "table", "--plan", join(tmp, "configs", "plan.json"), ...args],
-      { encoding: "utf8", timeout: 60_000 },
-    );
+  const cli = (...args: string[]) => experimentCli("table", ...args);
 
   it("--seeds keeps only those seeds' jobs, and names the seeds it cannot find", () => {
     const all = join(tmp, "table-all.json");
