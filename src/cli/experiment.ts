@@ -29,12 +29,20 @@ type RunOptions = {
   deadline?: string;
 };
 
+/** How `reca experiment table` reads each claim (printed under the claims table). */
+const CLAIMS_NOTE =
+  "Reading: each claim's paired difference (same seed on both sides) against zero, t = mean / SE " +
+  "with SE the larger of the spread over seeds (std/√n) and the measurement error where the results " +
+  "give one (GenEval: images per tag; und: questions, paired); a side is called higher only where " +
+  "|t| exceeds Student's 95% bound for n − 1 degrees of freedom (12.71 at two seeds, 4.30 at three).";
+
 type TableOptions = {
   out: string;
   plan?: string;
   seeds?: string;
   markdown?: string;
   json?: string;
+  claims?: boolean;
 };
 
 const list = (s: string | undefined) =>
@@ -285,20 +293,31 @@ export function register(program: Command): void {
     .command("table")
     .description("mean ± std per row over the finished seeds, shaped like the paper's table")
     .requiredOption("--out <dir>", "experiment folder written by `reca experiment run`")
-    .option("--plan <file>", `row order from this plan (default ${DEFAULT_PLAN} if present)`)
+    .option(
+      "--plan <file>",
+      `row order and the paper's claims to check from this plan (default ${DEFAULT_PLAN} if present)`,
+    )
     .option("--seeds <list>", "only these seeds' jobs (default: every finished seed)")
     .option("--markdown <file>", "also write the Markdown table to FILE")
     .option(
       "--json <file>",
-      "write {rows, pairedDeltas} as JSON: mean, std, n per column, and each row minus the base seed by seed",
+      "write {rows, pairedDeltas, claims} as JSON: mean, std, n per column, each row minus the base seed by seed, and each claim's paired test",
     )
+    .option("--no-claims", "leave out the check of the plan's claims")
     .action(async (o: TableOptions) => {
-      const { existsSync, readFileSync } = await import("node:fs");
+      const { existsSync } = await import("node:fs");
+      const { loadPlan } = await import("../experiment/plan.ts");
       const { atomicWriteFile } = await import("../engine/fsutil.ts");
       const { writeJsonResult } = await import("./config.ts");
-      const { buildTable, deltaSection, formatMarkdown, pairedDeltas, readResults } = await import(
-        "../experiment/table.ts"
-      );
+      const {
+        buildTable,
+        checkClaims,
+        deltaSection,
+        formatClaimsMarkdown,
+        formatMarkdown,
+        pairedDeltas,
+        readResults,
+      } = await import("../experiment/table.ts");
       const seeds = parseSeeds(o.seeds);
       const results = readResults(o.out).filter((r) => !seeds || seeds.includes(r.seed));
       if (results.length === 0)
@@ -306,24 +325,26 @@ export function register(program: Command): void {
           `${o.out}: no finished jobs${seeds ? ` for seeds ${seeds.join(", ")}` : ""} (rows/<row>/seed-<s>/result.json)`,
         );
       const planPath = o.plan ?? (existsSync(DEFAULT_PLAN) ? DEFAULT_PLAN : undefined);
-      let order: string[] = [];
-      if (planPath) {
-        try {
-          const raw = JSON.parse(readFileSync(planPath, "utf8")) as { rows?: { name: string }[] };
-          order = (raw.rows ?? []).map((r) => r.name);
-        } catch (e) {
-          throw new UserError(`cannot read plan ${planPath}: ${(e as Error).message}`);
-        }
-      }
+      const plan = planPath ? loadPlan(planPath) : undefined;
+      const order = plan?.rows.map((r) => r.name) ?? [];
       let rows: ReturnType<typeof buildTable>;
+      let claims: ReturnType<typeof checkClaims>;
       try {
         rows = buildTable(results, order);
+        claims = o.claims === false ? [] : checkClaims(results, plan?.claims ?? []);
       } catch (e) {
         throw new UserError((e as Error).message);
       }
-      const md = `${formatMarkdown(rows)}\n\n${deltaSection(results, order)}`.trimEnd();
+      const claimsMd = formatClaimsMarkdown(claims);
+      const md = [
+        formatMarkdown(rows),
+        deltaSection(results, order).trimEnd(),
+        claimsMd && `${claimsMd}\n\n${CLAIMS_NOTE}`,
+      ]
+        .filter(Boolean)
+        .join("\n\n");
       if (o.markdown) atomicWriteFile(o.markdown, `${md}\n`);
-      if (o.json) writeJsonResult(o.json, { rows, pairedDeltas: pairedDeltas(results) });
+      if (o.json) writeJsonResult(o.json, { rows, pairedDeltas: pairedDeltas(results), claims });
       process.stdout.write(`${md}\n`);
     });
 }

@@ -25,6 +25,21 @@ const RowSchema = z
   })
   .strict();
 
+/**
+ * A finding of the paper to check on the table: `row` against `against`, seed by seed, on the
+ * named columns (`reca experiment table` tests each paired difference over the seeds).
+ */
+const ClaimSchema = z
+  .object({
+    /** The paper's finding, in words (with its numbers where the paper gives them). */
+    claim: z.string().min(1),
+    row: z.string().min(1),
+    against: z.string().min(1),
+    /** Table column keys (single, two, count, colors, position, colorAttr, overall, dpg, …). */
+    metrics: z.array(z.string().min(1)).min(1),
+  })
+  .strict();
+
 export const EvalProtocolSchema = z
   .object({
     suites: z
@@ -62,6 +77,7 @@ export const ExperimentPlanSchema = z
     rows: z.array(RowSchema).min(1),
     seeds: z.array(z.number().int().min(0)).min(1).default([0, 1, 2]),
     eval: EvalProtocolSchema.prefault({}),
+    claims: z.array(ClaimSchema).default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -75,11 +91,27 @@ export const ExperimentPlanSchema = z
         });
       seen.add(r.name);
     }
+    for (const [i, c] of p.claims.entries()) {
+      for (const k of ["row", "against"] as const)
+        if (!seen.has(c[k]))
+          ctx.addIssue({
+            code: "custom",
+            path: ["claims", i, k],
+            message: `no row ${c[k]} in this plan`,
+          });
+      if (c.row === c.against)
+        ctx.addIssue({
+          code: "custom",
+          path: ["claims", i, "against"],
+          message: "a claim compares two different rows",
+        });
+    }
     if (new Set(p.seeds).size !== p.seeds.length)
       ctx.addIssue({ code: "custom", path: ["seeds"], message: "duplicate seeds" });
   });
 
 export type EvalProtocol = z.infer<typeof EvalProtocolSchema>;
+export type Claim = z.infer<typeof ClaimSchema>;
 
 /** The protocol's images per item for one image suite (undefined = the suite's default). */
 export function perItemFor(p: EvalProtocol, suite: ImageSuiteName): number | undefined {
@@ -93,6 +125,7 @@ export type ExperimentPlan = {
   rows: ExperimentRow[];
   seeds: number[];
   eval: EvalProtocol;
+  claims: Claim[];
 };
 
 /** Parse a plan object; stage paths resolve against `baseDir`. */
@@ -110,7 +143,7 @@ export function parsePlan(raw: unknown, where: string, baseDir: string): Experim
       }
     }),
   }));
-  return { path: where, rows, seeds: p.seeds, eval: p.eval };
+  return { path: where, rows, seeds: p.seeds, eval: p.eval, claims: p.claims };
 }
 
 export function loadPlan(path: string): ExperimentPlan {

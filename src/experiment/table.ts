@@ -6,6 +6,7 @@
  * Rows whose jobs were evaluated under different protocols are refused, never averaged.
  */
 import { undPairedDelta } from "../bench/und/index.ts";
+import type { Claim } from "./plan.ts";
 import type { JobResult } from "./run.ts";
 
 export { readResults } from "./run.ts";
@@ -19,6 +20,16 @@ export type Column = {
 
 const tag = (t: string) => (r: JobResult) =>
   (r.eval.geneval?.tags as Record<string, number> | undefined)?.[t];
+
+/** GenEval's tag behind each tag column. */
+const TAG_OF: Record<string, string> = {
+  single: "single_object",
+  two: "two_object",
+  count: "counting",
+  colors: "colors",
+  position: "position",
+  colorAttr: "color_attr",
+};
 
 export const TABLE_COLUMNS: readonly Column[] = [
   { key: "single", label: "Single", digits: 2, get: tag("single_object") },
@@ -164,32 +175,16 @@ const DELTA_COLUMNS = TABLE_COLUMNS.filter((c) => c.key !== "cpuMinutes");
  * left out (never compared across protocols).
  */
 export function pairedDeltas(results: readonly JobResult[], base = "base"): DeltaRow[] {
-  const baseBySeed = new Map(results.filter((r) => r.row === base).map((r) => [r.seed, r]));
-  if (baseBySeed.size === 0) return [];
-  const byRow = new Map<string, JobResult[]>();
-  for (const r of results) if (r.row !== base) byRow.set(r.row, [...(byRow.get(r.row) ?? []), r]);
+  if (!results.some((r) => r.row === base)) return [];
+  const rows = [...new Set(results.map((r) => r.row))].filter((r) => r !== base);
   const out: DeltaRow[] = [];
-  for (const [row, rs] of byRow) {
-    const pairs = rs
-      .map((r) => [r, baseBySeed.get(r.seed)] as const)
-      .filter(
-        (p): p is readonly [JobResult, JobResult] =>
-          p[1] !== undefined && JSON.stringify(p[0].protocol) === JSON.stringify(p[1].protocol),
-      )
-      .sort((a, b) => a[0].seed - b[0].seed);
+  for (const row of rows) {
+    const pairs = seedPairs(results, row, base);
     if (pairs.length === 0) continue;
     const cells: Record<string, Cell> = {};
-    for (const c of DELTA_COLUMNS) {
-      const ds: number[] = [];
-      for (const [r, b] of pairs) {
-        const x = c.get(r);
-        const y = c.get(b);
-        if (x !== undefined && y !== undefined && Number.isFinite(x) && Number.isFinite(y))
-          ds.push(x - y);
-      }
-      cells[c.key] = meanStd(ds);
-    }
-    const d: DeltaRow = { row, label: rs[0].label, seeds: pairs.map((p) => p[0].seed), cells };
+    for (const c of DELTA_COLUMNS) cells[c.key] = meanStd(pairedDiffs(pairs, c).map((x) => x.d));
+    const label = results.find((r) => r.row === row)!.label;
+    const d: DeltaRow = { row, label, seeds: pairs.map((p) => p[0].seed), cells };
     const ses = pairs.map(([r, b]) => [genevalSamplingSe(r), genevalSamplingSe(b)]);
     if (ses.every(([a, b]) => a !== undefined && b !== undefined)) {
       const v = ses.reduce((acc, [a, b]) => acc + a! ** 2 + b! ** 2, 0) / ses.length;
@@ -201,6 +196,39 @@ export function pairedDeltas(results: readonly JobResult[], base = "base"): Delt
     if (und.every((u) => u !== undefined))
       d.undPairedSe = Math.sqrt(und.reduce((a, u) => a + u!.se ** 2, 0)) / und.length;
     out.push(d);
+  }
+  return out;
+}
+
+/**
+ * `row`'s results beside `against`'s of the same seed, by seed; seeds either side lacks, or
+ * evaluated under different protocols, are left out (never compared across protocols).
+ */
+function seedPairs(
+  results: readonly JobResult[],
+  row: string,
+  against: string,
+): [JobResult, JobResult][] {
+  const bySeed = new Map(results.filter((r) => r.row === against).map((r) => [r.seed, r]));
+  return results
+    .filter((r) => r.row === row)
+    .map((r) => [r, bySeed.get(r.seed)] as const)
+    .filter(
+      (p): p is readonly [JobResult, JobResult] =>
+        p[1] !== undefined && JSON.stringify(p[0].protocol) === JSON.stringify(p[1].protocol),
+    )
+    .map(([r, b]): [JobResult, JobResult] => [r, b])
+    .sort((a, b) => a[0].seed - b[0].seed);
+}
+
+/** One column's difference (first minus second) at each seed pair where both have a value. */
+function pairedDiffs(pairs: readonly (readonly [JobResult, JobResult])[], c: Column) {
+  const out: { seed: number; d: number }[] = [];
+  for (const [r, b] of pairs) {
+    const x = c.get(r);
+    const y = c.get(b);
+    if (x !== undefined && y !== undefined && Number.isFinite(x) && Number.isFinite(y))
+      out.push({ seed: r.seed, d: x - y });
   }
   return out;
 }
@@ -276,4 +304,189 @@ export function deltaSection(results: readonly JobResult[], order: readonly stri
   const md = formatDeltaMarkdown(deltas, order, base?.label);
   if (!md) return "";
   return `${md}\n\n${compareToBase(deltas, order, base?.label).join("\n")}\n`;
+}
+
+/** Two-sided 95% critical values of Student's t for 1–30 degrees of freedom. */
+const T95 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145,
+  2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048,
+  2.045, 2.042,
+];
+
+/** The two-sided 95% critical value of Student's t with `df` degrees of freedom (df ≥ 1). */
+export function tCritical95(df: number): number {
+  if (!Number.isInteger(df) || df < 1) throw new Error(`t needs ≥ 1 degree of freedom, not ${df}`);
+  if (df <= 30) return T95[df - 1];
+  return df <= 40 ? 2.021 : df <= 60 ? 2.0 : df <= 120 ? 1.98 : 1.96;
+}
+
+export type ClaimReading =
+  | "row"
+  | "against"
+  | "unresolved"
+  /** The same nonzero difference at every seed and no measurement error to test it against. */
+  | "constant"
+  | "one seed"
+  | "no data";
+
+export type MetricCheck = {
+  key: string;
+  label: string;
+  digits: number;
+  /** `row` minus `against` at each seed both finished under one protocol. */
+  diffs: { seed: number; d: number }[];
+  cell: Cell;
+  /**
+   * The measurement standard error of the mean difference where the results let it be computed
+   * (GenEval overall and tags: binomial over images; und: paired over questions).
+   */
+  measurementSe?: number;
+  /** The standard error the test uses: the larger of std/√n and the measurement error. */
+  se?: number;
+  /** mean / se; absent under two seeds. */
+  t?: number;
+  critical?: number;
+  /** Which side the difference favours at 95%, or why none is read. */
+  reading: ClaimReading;
+};
+
+export type ClaimCheck = Omit<Claim, "metrics"> & {
+  rowLabel: string;
+  againstLabel: string;
+  seeds: number[];
+  metrics: MetricCheck[];
+};
+
+/** Differences this small are rounding, not a difference (scores are means of counts). */
+const EPS = 1e-9;
+
+/** The binomial standard error of one tag's accuracy (k of n images, Laplace-smoothed rate). */
+function tagSe(r: JobResult, t: string): number | undefined {
+  const g = r.eval.geneval as
+    | { tags?: Record<string, number>; imagesPerTag?: Record<string, number> }
+    | undefined;
+  const acc = g?.tags?.[t];
+  const n = g?.imagesPerTag?.[t];
+  if (acc === undefined || !n) return undefined;
+  const p = (Math.round(acc * n) + 1) / (n + 2);
+  return Math.sqrt((p * (1 - p)) / n);
+}
+
+/**
+ * The measurement standard error of one paired difference (row r minus b) in `key`'s units,
+ * where the results carry what it takes: the two sides' GenEval sampling errors as if independent
+ * (an upper bound: they share noise seeds), or und's paired error over questions. Undefined for
+ * columns without it (DPG, edit, gap).
+ */
+function pairSe(key: string, r: JobResult, b: JobResult): number | undefined {
+  const both = (x: number | undefined, y: number | undefined) =>
+    x === undefined || y === undefined ? undefined : Math.sqrt(x * x + y * y);
+  if (key === "overall") return both(genevalSamplingSe(r), genevalSamplingSe(b));
+  if (TAG_OF[key]) return both(tagSe(r, TAG_OF[key]), tagSe(b, TAG_OF[key]));
+  if (key === "und" && r.eval.und && b.eval.und) return undPairedDelta(b.eval.und, r.eval.und)?.se;
+  return undefined;
+}
+
+/**
+ * Checks the paper's findings on the table: for each claim, `row` minus `against` seed by seed
+ * (both sampled with the same seed, so shared sampling noise cancels), and a t-test of the mean
+ * difference against zero on each named column. Its standard error is the spread over seeds
+ * (std/√n), but never less than the measurement error where the results give one (images per
+ * GenEval tag, und questions): with two or three seeds the spread alone can be near zero by
+ * chance (und moves in steps of one question), and reading that as certainty would be wrong.
+ * Where some seeds' results predate what the measurement error needs (und outcomes kept since
+ * 02df6ad), their error is taken as the rms of the others'. A reading is "row" or "against" only
+ * when |t| exceeds Student's 95% bound for n − 1 degrees of freedom; with one seed nothing is
+ * tested. Unknown columns are an error naming the known ones.
+ */
+export function checkClaims(results: readonly JobResult[], claims: readonly Claim[]): ClaimCheck[] {
+  const label = (row: string) => results.find((r) => r.row === row)?.label ?? row;
+  return claims.map((c) => {
+    const pairs = seedPairs(results, c.row, c.against);
+    const metrics = c.metrics.map((key): MetricCheck => {
+      const col = DELTA_COLUMNS.find((k) => k.key === key);
+      if (!col)
+        throw new Error(
+          `claim "${c.claim}": no column ${key}; columns are ${DELTA_COLUMNS.map((k) => k.key).join(", ")}`,
+        );
+      const diffs = pairedDiffs(pairs, col).map(({ seed, d }) => ({
+        seed,
+        d: Math.abs(d) < EPS ? 0 : d,
+      }));
+      const cell = meanStd(diffs.map((x) => x.d));
+      const m: MetricCheck = {
+        key,
+        label: col.label,
+        digits: col.digits,
+        diffs,
+        cell,
+        reading: "no data",
+      };
+      if (!cell) return m;
+      const used = pairs.filter(([r]) => diffs.some((x) => x.seed === r.seed));
+      // Pairs whose results predate what the error needs (und outcomes) count as the others' rms.
+      const ses = used.map(([r, b]) => pairSe(key, r, b)).filter((x) => x !== undefined);
+      if (ses.length > 0)
+        m.measurementSe = Math.sqrt(ses.reduce((a, x) => a + x ** 2, 0) / ses.length / used.length);
+      if (cell.n === 1) return { ...m, reading: "one seed" };
+      const critical = tCritical95(cell.n - 1);
+      const se = Math.max(cell.std / Math.sqrt(cell.n), m.measurementSe ?? 0);
+      if (se < EPS) return { ...m, reading: Math.abs(cell.mean) < EPS ? "unresolved" : "constant" };
+      const t = cell.mean / se;
+      const reading = Math.abs(t) > critical ? (t > 0 ? "row" : "against") : "unresolved";
+      return { ...m, se, t, critical, reading };
+    });
+    return {
+      ...c,
+      rowLabel: label(c.row),
+      againstLabel: label(c.against),
+      seeds: pairs.map((p) => p[0].seed),
+      metrics,
+    };
+  });
+}
+
+/** The claim checks as a Markdown table, one line per claim × column. */
+export function formatClaimsMarkdown(checks: readonly ClaimCheck[]): string {
+  if (checks.length === 0) return "";
+  const head = [
+    "The paper's claim",
+    "Paired difference",
+    "Column",
+    "Per seed",
+    "Mean ± std",
+    "t (95% bound)",
+    "Reading",
+  ];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i < 3 ? "---" : i === 6 ? "---" : "---:")).join(" | ")} |`,
+  ];
+  for (const c of checks)
+    for (const [i, m] of c.metrics.entries()) {
+      const perSeed = m.diffs.map((x) => `${signed(x.d, m.digits)} (s${x.seed})`).join(", ");
+      const t = m.t === undefined ? "–" : `${signed(m.t, 1)} (±${m.critical!.toFixed(2)})`;
+      const reading = {
+        row: `${c.rowLabel} higher`,
+        against: `${c.againstLabel} higher`,
+        unresolved: "not resolved",
+        constant: "same at every seed: no error to test",
+        "one seed": "one seed: not tested",
+        "no data": "no shared seeds",
+      }[m.reading];
+      lines.push(
+        `| ${[
+          i === 0 ? c.claim : "",
+          i === 0 ? `${c.rowLabel} − ${c.againstLabel}` : "",
+          m.label,
+          perSeed || "–",
+          m.cell
+            ? `${signed(m.cell.mean, m.digits)}${m.cell.n > 1 ? ` ± ${m.cell.std.toFixed(m.digits)}` : ""}`
+            : "–",
+          t,
+          reading,
+        ].join(" | ")} |`,
+      );
+    }
+  return lines.join("\n");
 }

@@ -45,14 +45,17 @@ import {
 import { experimentStatus, formatStatus } from "../../src/experiment/status.ts";
 import {
   buildTable,
+  checkClaims,
   compareToBase,
   deltaSection,
+  formatClaimsMarkdown,
   formatDeltaMarkdown,
   formatMarkdown,
   genevalSamplingSe,
   meanStd,
   pairedDeltas,
   readResults,
+  tCritical95,
 } from "../../src/experiment/table.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
 
@@ -78,6 +81,14 @@ function writePlan(): string {
     ],
     seeds: [0, 1],
     eval: { suites: ["geneval", "und"], perItem: { geneval: 1 }, limit: 1, gapSamples: 0 },
+    claims: [
+      {
+        claim: "RecA beats SFT → RecA",
+        row: "reca",
+        against: "sft-reca",
+        metrics: ["overall", "und"],
+      },
+    ],
   };
   const path = join(dir, "plan.json");
   writeFileSync(path, JSON.stringify(plan));
@@ -119,6 +130,27 @@ describe("experiment plans", () => {
     expect(() => parsePlan({ rows: [{ name: "Bad Name", label: "B" }] }, "p.json", tmp)).toThrow(
       UserError,
     );
+    expect(plan.claims).toEqual([
+      {
+        claim: "RecA beats SFT → RecA",
+        row: "reca",
+        against: "sft-reca",
+        metrics: ["overall", "und"],
+      },
+    ]);
+    const rows = [
+      { name: "a", label: "A" },
+      { name: "b", label: "B" },
+    ];
+    const claim = (row: string, against: string) => ({
+      rows,
+      claims: [{ claim: "c", row, against, metrics: ["overall"] }],
+    });
+    expect(() => parsePlan(claim("a", "zz"), "p.json", tmp)).toThrow(
+      /claims.*no row zz in this plan/s,
+    );
+    expect(() => parsePlan(claim("a", "a"), "p.json", tmp)).toThrow(/two different rows/);
+    expect(parsePlan(claim("a", "b"), "p.json", tmp).claims[0].against).toBe("b");
     expect(() => selectRows(plan, ["reca", "nope"])).toThrow(/unknown row\(s\) nope/);
     expect(selectRows(plan, ["sft-reca", "base"]).map((r) => r.name)).toEqual(["base", "sft-reca"]);
   });
@@ -136,6 +168,18 @@ describe("experiment plans", () => {
       "reca-single-template",
     ]);
     expect(plan.seeds).toEqual([0, 1, 2]);
+    // The paper's findings the table checks, each naming columns the table has.
+    expect(plan.claims.map((c) => `${c.row}−${c.against}`)).toEqual([
+      "reca−base",
+      "reca−base",
+      "reca−base",
+      "reca−sft",
+      "sft-reca−sft",
+      "reca−reca-vae",
+      "reca−reca-full-resolution",
+      "reca−reca-single-template",
+    ]);
+    expect(() => checkClaims([], plan.claims)).not.toThrow();
     const oracle = plan.rows.find((r) => r.name === "sft-complete")!;
     expect(oracle.stages[0].config.sftCaptions).toBe("complete");
     const sft = plan.rows.find((r) => r.name === "sft")!.stages[0].config;
@@ -485,7 +529,7 @@ describe("reca experiment table (command)", () => {
   const out = join(tmp, "exp");
   const cli = (...args: string[]) => experimentCli("table", ...args);
 
-  it("--seeds keeps only those seeds' jobs, and names the seeds it cannot find", () => {
+  it("--seeds keeps only those seeds' jobs, checks the plan's claims, and names the seeds it cannot find", () => {
     const all = join(tmp, "table-all.json");
     const one = join(tmp, "table-seed-2.json");
     expect(cli("--out", out, "--json", all).status).toBe(0);
@@ -498,6 +542,24 @@ describe("reca experiment table (command)", () => {
     expect(allRows.find((x) => x.row === "reca")?.seeds).toEqual([0, 1, 2]);
     expect(oneRows.map((x) => [x.row, x.seeds])).toEqual([["reca", [2]]]);
     expect(readFileSync(join(tmp, "t.md"), "utf8").trim()).toBe(r.stdout.trim());
+    // The plan's claim (RecA against SFT → RecA) is checked over the seeds both finished.
+    type Check = {
+      row: string;
+      against: string;
+      seeds: number[];
+      metrics: { key: string; reading: string }[];
+    };
+    const claims = (JSON.parse(readFileSync(all, "utf8")) as { claims: Check[] }).claims;
+    expect(claims.map((c) => [c.row, c.against, c.seeds])).toEqual([["reca", "sft-reca", [0, 1]]]);
+    expect(claims[0].metrics.map((m) => m.key)).toEqual(["overall", "und"]);
+    const allMd = cli("--out", out).stdout;
+    expect(allMd).toMatch(
+      /\| RecA beats SFT → RecA \| RecA − SFT → RecA \| Overall \| .* \(s0\), .* \(s1\) \|/,
+    );
+    const bare = cli("--out", out, "--no-claims");
+    expect(bare.status).toBe(0);
+    expect(bare.stdout).not.toContain("RecA beats SFT → RecA");
+    expect(bare.stdout).toContain("| Δ vs Base (paired by seed) |");
     const none = cli("--out", out, "--seeds", "7");
     expect(none.status).toBe(2);
     expect(none.stderr.trim()).toMatch(/^reca: .*no finished jobs for seeds 7 /);
@@ -673,6 +735,120 @@ describe("pairedDeltas", () => {
     expect(d.overallSamplingSe).toBeCloseTo(expected, 12);
     expect(compareToBase([d])[0]).toBe(
       `RECA vs Base (seeds 0, 1): GenEval +0.000 (sampling SE ≤ ${expected.toFixed(3)})`,
+    );
+  });
+});
+
+describe("checkClaims", () => {
+  // Two tags (12 single-object and 32 position images) and 10 und questions per result.
+  const res = (row: string, seed: number, single: number, dpg: number, correct?: string) =>
+    ({
+      row,
+      label: row.toUpperCase(),
+      seed,
+      protocol: { suites: ["geneval", "dpg", "und"] },
+      stages: [],
+      eval: {
+        geneval: {
+          overall: single / 2,
+          tags: { single_object: single, position: 0 },
+          imagesPerTag: { single_object: 12, position: 32 },
+        },
+        dpg: { overall: dpg },
+        und: correct
+          ? { overall: [...correct].filter((c) => c === "1").length / correct.length, correct }
+          : { overall: 0.5 },
+      },
+      gap: null,
+    }) as unknown as JobResult;
+  const claim = (metrics: string[]) => ({ claim: "A beats B", row: "a", against: "b", metrics });
+
+  it("tests the paired difference over seeds with Student's t at 95%", () => {
+    expect(tCritical95(1)).toBe(12.706);
+    expect(tCritical95(2)).toBe(4.303);
+    expect(tCritical95(500)).toBe(1.96);
+    expect(() => tCritical95(0)).toThrow(/degree of freedom/);
+    // DPG: A is 3, 4 and 5 points above B at seeds 0–2 (t = 4 / (1/√3) ≈ 6.9 > 4.303);
+    // swapped, B is the higher side.
+    const results = [
+      res("a", 0, 0.5, 23),
+      res("b", 0, 0.5, 20),
+      res("a", 1, 0.5, 25),
+      res("b", 1, 0.5, 21),
+      res("a", 2, 0.5, 27),
+      res("b", 2, 0.5, 22),
+    ];
+    const [c] = checkClaims(results, [claim(["dpg"])]);
+    const [m] = c.metrics;
+    expect(m.diffs).toEqual([
+      { seed: 0, d: 3 },
+      { seed: 1, d: 4 },
+      { seed: 2, d: 5 },
+    ]);
+    expect(m.t).toBeCloseTo(4 / (1 / Math.sqrt(3)), 9);
+    expect(m.critical).toBe(4.303);
+    expect(m.measurementSe).toBeUndefined(); // DPG keeps no per-item outcomes
+    expect(m.reading).toBe("row");
+    const [flipped] = checkClaims(results, [{ ...claim(["dpg"]), row: "b", against: "a" }]);
+    expect(flipped.metrics[0].reading).toBe("against");
+    // A spread as large as the mean is not resolved: 3, −1, 5 → mean 2.3, std 3.1, t ≈ 1.3.
+    const noisy = results.map((r) => (r.row === "a" && r.seed === 1 ? res("a", 1, 0.5, 20) : r));
+    expect(checkClaims(noisy, [claim(["dpg"])])[0].metrics[0].reading).toBe("unresolved");
+    const md = formatClaimsMarkdown([c]);
+    expect(md).toContain(
+      "| A beats B | A − B | DPG | +3.0 (s0), +4.0 (s1), +5.0 (s2) | +4.0 ± 1.0 |",
+    );
+    expect(md).toContain("| +6.9 (±4.30) | A higher |");
+  });
+
+  it("never reads less error than the measurement allows, nor certainty from no spread", () => {
+    // Und: A answers one more question of 10 than B at both seeds — the same +10 points twice,
+    // zero spread, but a paired SE over questions of 10 points per seed.
+    const results = [0, 1].flatMap((s) => [
+      res("a", s, 0.5, 20, "1100000000"),
+      res("b", s, 0.5, 20, "1000000000"),
+    ]);
+    const [m] = checkClaims(results, [claim(["und"])])[0].metrics;
+    expect(m.cell).toMatchObject({ mean: 10, n: 2 });
+    expect(m.cell!.std).toBeCloseTo(0, 9);
+    const se1 = undPairedDelta({ correct: "1000000000" }, { correct: "1100000000" })!.se;
+    expect(m.measurementSe).toBeCloseTo(Math.sqrt(2 * se1 ** 2) / 2, 9);
+    expect(m.se).toBeCloseTo(m.measurementSe!, 9);
+    expect(m.reading).toBe("unresolved");
+    // A seed evaluated before und kept outcomes counts as the other seeds' error.
+    const old = results.map((r) => (r.seed === 1 ? res(r.row, 1, 0.5, 20) : r));
+    old[2] = { ...old[2], eval: { ...old[2].eval, und: { overall: 0.2 } } } as JobResult;
+    old[3] = { ...old[3], eval: { ...old[3].eval, und: { overall: 0.1 } } } as JobResult;
+    expect(checkClaims(old, [claim(["und"])])[0].metrics[0].measurementSe).toBeCloseTo(
+      se1 / Math.sqrt(2),
+      9,
+    );
+    // GenEval: a tag's binomial error is the floor too: 7 against 6 of 12 single objects at
+    // both seeds is +0.08 twice, within the error of 12 images.
+    const tags = [0, 1].flatMap((s) => [res("a", s, 7 / 12, 20), res("b", s, 6 / 12, 20)]);
+    const [single] = checkClaims(tags, [claim(["single"])])[0].metrics;
+    expect(single.cell!.mean).toBeCloseTo(1 / 12, 9);
+    expect(single.measurementSe).toBeGreaterThan(0.1);
+    expect(single.reading).toBe("unresolved");
+    // No spread and no measurement error (DPG, +2 at both seeds): said so, not read as certain.
+    const dpg = [0, 1].flatMap((s) => [res("a", s, 0.5, 22), res("b", s, 0.5, 20)]);
+    const [d] = checkClaims(dpg, [claim(["dpg"])])[0].metrics;
+    expect(d.reading).toBe("constant");
+    expect(formatClaimsMarkdown(checkClaims(dpg, [claim(["dpg"])]))).toContain(
+      "same at every seed: no error to test",
+    );
+  });
+
+  it("says when a comparison has one seed or none, and names the columns for a typo", () => {
+    const one = [res("a", 0, 0.5, 22), res("b", 0, 0.5, 20), res("a", 1, 0.5, 22)];
+    const [c] = checkClaims(one, [claim(["dpg"])]);
+    expect(c.seeds).toEqual([0]);
+    expect(c.metrics[0].reading).toBe("one seed");
+    const none = checkClaims([res("a", 1, 0.5, 22), res("b", 0, 0.5, 20)], [claim(["dpg"])]);
+    expect(none[0].metrics[0].reading).toBe("no data");
+    expect(formatClaimsMarkdown(none)).toContain("| – | – | – | no shared seeds |");
+    expect(() => checkClaims(one, [claim(["positon"])])).toThrow(
+      /claim "A beats B": no column positon; columns are single, two, .*position/,
     );
   });
 });
