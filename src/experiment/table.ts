@@ -69,18 +69,13 @@ export const TABLE_COLUMNS: readonly Column[] = [
  * Undefined when the result lacks per-tag image counts.
  */
 export function genevalSamplingSe(r: JobResult): number | undefined {
-  const g = r.eval.geneval as
-    | { tags?: Record<string, number>; imagesPerTag?: Record<string, number> }
-    | undefined;
-  if (!g?.tags || !g.imagesPerTag) return undefined;
-  const tags = Object.entries(g.tags);
+  const tags = Object.keys((r.eval.geneval?.tags as Record<string, number> | undefined) ?? {});
   if (tags.length === 0) return undefined;
   let v = 0;
-  for (const [t, acc] of tags) {
-    const n = g.imagesPerTag[t];
-    if (!n) return undefined;
-    const p = (Math.round(acc * n) + 1) / (n + 2);
-    v += (p * (1 - p)) / n;
+  for (const t of tags) {
+    const se = tagSe(r, t);
+    if (se === undefined) return undefined;
+    v += se * se;
   }
   return Math.sqrt(v) / tags.length;
 }
