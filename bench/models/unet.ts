@@ -35,12 +35,15 @@ import {
   initLayerNorm,
   initLinear,
   initMlp,
+  initResBlock,
   type LayerNormParams,
   type LinearParams,
   layerNorm,
   linear,
   type MlpParams,
   mlp,
+  type ResBlockParams,
+  resBlock,
   timestepEmbedding,
   upsampleNearest2x,
 } from "../../src/engine/nn/index.ts";
@@ -77,14 +80,6 @@ export const UNET_BENCH_MICRO_BATCH = 16;
 
 const LN_EPS = 1e-5;
 const GN_EPS = 1e-5;
-
-type ResBlockParams = {
-  gn1: GroupNormParams; // [Cin]
-  conv1: Conv2dParams; // [9*Cin, Cout]
-  mod: LinearParams; // [E, 2*Cout]
-  conv2: Conv2dParams; // [9*Cout, Cout]
-  skip?: LinearParams; // [Cin, Cout], only when Cin != Cout
-};
 
 type AttnBlockParams = {
   ln1: LayerNormParams;
@@ -142,19 +137,6 @@ export function unetParamCount(c: UNetBenchConfig): number {
   );
 }
 
-function initResBlock(key: JaxArray, cin: number, cout: number, emb: number): ResBlockParams {
-  const [k1, k2, km, ks] = splitKey(key, 4);
-  const p: ResBlockParams = {
-    gn1: initGroupNorm(cin),
-    conv1: initConv2d(k1, 3, cin, cout),
-    mod: initLinear(km, emb, 2 * cout),
-    conv2: initConv2d(k2, 3, cout, cout),
-  };
-  if (cin !== cout) p.skip = initLinear(ks, cin, cout);
-  else ks.dispose();
-  return p;
-}
-
 export function initUNet(c: UNetBenchConfig, seed: number): UNetParams {
   const [c1, c2, c3] = c.channels;
   const E = c.embDim;
@@ -183,31 +165,6 @@ export function initUNet(c: UNetBenchConfig, seed: number): UNetParams {
     outGn: initGroupNorm(c1),
     out: initConv2d(k[16], 3, c1, 3),
   };
-}
-
-/**
- * GroupNorm without affine parameters (PyTorch `GroupNorm(g, C, affine=False)`); the engine's
- * `groupNorm` always applies a scale and bias. x [B, H, W, C]. Consumes x.
- */
-function groupNormPlain(x: JaxArray, groups: number): JaxArray {
-  const shape = x.shape;
-  const [B, , , C] = shape;
-  const g = x.reshape([B, -1, groups, C / groups]); // [B, HW, G, C/G]
-  const centred = g.ref.sub(g.mean([1, 3], { keepdims: true }));
-  const variance = np.square(centred.ref).mean([1, 3], { keepdims: true });
-  return centred.mul(np.reciprocal(np.sqrt(variance.add(GN_EPS)))).reshape(shape);
-}
-
-/** x [B, H, W, Cin], c [B, E] -> [B, H, W, Cout]. Consumes p, x, c. */
-function resBlock(p: ResBlockParams, x: JaxArray, c: JaxArray, groups: number): JaxArray {
-  const B = x.shape[0];
-  const h = conv2d(p.conv1, nn.silu(groupNorm(p.gn1, x.ref, groups, GN_EPS))); // [B, H, W, Cout]
-  const C = h.shape[3];
-  const mod = linear(p.mod, c).reshape([B, 1, 1, 2 * C]);
-  const scale = mod.ref.slice([], [], [], [0, C]);
-  const shift = mod.slice([], [], [], [C, 2 * C]);
-  const h2 = conv2d(p.conv2, nn.silu(groupNormPlain(h, groups).mul(scale.add(1)).add(shift)));
-  return (p.skip ? linear(p.skip, x) : x).add(h2);
 }
 
 /** Self-attention over the grid, then cross-attention to ctx [B, S, Dc]. x [B, H, W, C]. */

@@ -7,8 +7,11 @@
 import { type JaxArray, numpy as np } from "../engine/jax.ts";
 import {
   addPosEmbedding,
+  applyBlocks,
+  type BlockParams,
   type EmbeddingParams,
   embed,
+  initBlocks,
   initEmbedding,
   initLayerNorm,
   initPosEmbedding,
@@ -16,9 +19,9 @@ import {
   type LayerNormParams,
   layerNorm,
   type PosEmbeddingParams,
+  type TransformerShape,
 } from "../engine/nn/index.ts";
 import { splitKey } from "../engine/rng.ts";
-import { applyBlocks, type BlockParams, initBlocks, type TransformerShape } from "./vit.ts";
 
 export type TextConfig = TransformerShape & { vocabSize: number; maxLen: number };
 

@@ -1,70 +1,29 @@
 /**
  * The understanding ViT (Dosovitskiy et al., 2021) for 32×32 renders: non-overlapping p×p
  * patches → linear patch embedding + fixed 2-D sin-cos positions (MAE/DiT) → pre-LN transformer
- * blocks → final LayerNorm. Also the pre-LN block shared with the text tower, and the average
+ * blocks (src/engine/nn/transformer.ts) → final LayerNorm. Also the average
  * pooling of the patch grid to the "bottleneck" resolution RecA conditions on
  * (shared/reference/reca-method.md §1: the lowest resolution the understanding encoder accepts).
  */
 import { type JaxArray, nn } from "../engine/jax.ts";
 import {
-  type AttentionParams,
-  attention,
+  applyBlocks,
+  type BlockParams,
   type Conv2dParams,
   conv2d,
-  initAttention,
+  initBlocks,
   initConv2d,
   initLayerNorm,
   initLinear,
-  initMlp,
   type LayerNormParams,
   type LinearParams,
   layerNorm,
   linear,
-  type MlpParams,
-  mlp,
   patchify,
   sincos2d,
+  type TransformerShape,
 } from "../engine/nn/index.ts";
 import { splitKey } from "../engine/rng.ts";
-
-export type BlockParams = {
-  ln1: LayerNormParams;
-  attn: AttentionParams;
-  ln2: LayerNormParams;
-  mlp: MlpParams;
-};
-
-export type TransformerShape = { dim: number; depth: number; heads: number; mlpRatio: number };
-
-/** `depth` pre-LN blocks. Consumes key. */
-export function initBlocks(key: JaxArray, s: TransformerShape): BlockParams[] {
-  return splitKey(key, s.depth).map((k) => {
-    const [ka, km] = splitKey(k, 2);
-    return {
-      ln1: initLayerNorm(s.dim),
-      attn: initAttention(ka, { dim: s.dim, heads: s.heads }),
-      ln2: initLayerNorm(s.dim),
-      mlp: initMlp(km, s.dim, s.dim * s.mlpRatio),
-    };
-  });
-}
-
-/** x [B, T, D] through pre-LN blocks (x + attn(ln x); x + mlp(ln x)). mask: see engine masks. */
-export function applyBlocks(
-  blocks: BlockParams[],
-  x: JaxArray,
-  heads: number,
-  mask?: JaxArray,
-): JaxArray {
-  let h = x;
-  blocks.forEach((b, i) => {
-    const m = mask === undefined ? undefined : i < blocks.length - 1 ? mask.ref : mask;
-    h = h.ref.add(attention(b.attn, layerNorm(b.ln1, h), { heads, mask: m }));
-    h = h.ref.add(mlp(b.mlp, layerNorm(b.ln2, h)));
-  });
-  if (blocks.length === 0) mask?.dispose();
-  return h;
-}
 
 /** One 3×3 convolution of the stem (GELU after it). */
 export type StemConv = { channels: number; stride: 1 | 2 };

@@ -19,13 +19,15 @@
  * trained, or representations collapse (shared/reference/reca-method.md).
  */
 
-import { applyBlocks, type BlockParams, initBlocks } from "../encoders/vit.ts";
 import { type JaxArray, lax, numpy as np, tree } from "../engine/jax.ts";
 import {
   addPosEmbedding,
+  applyBlocks,
+  type BlockParams,
   causalMask,
   type EmbeddingParams,
   embed,
+  initBlocks,
   initEmbedding,
   initLayerNorm,
   initMlp,

@@ -41,6 +41,7 @@ import {
   initLayerNorm,
   initLinear,
   initMlp,
+  initResBlock,
   keyPaddingMask,
   type LayerNormParams,
   type LinearParams,
@@ -48,6 +49,8 @@ import {
   linear,
   type MlpParams,
   mlp,
+  type ResBlockParams,
+  resBlock,
   spaceToDepth,
   timestepEmbedding,
   upsampleNearest2x,
@@ -86,14 +89,6 @@ export const UNET_IN_CHANNELS = 7;
 
 const LN_EPS = 1e-5;
 const GN_EPS = 1e-5;
-
-export type ResBlockParams = {
-  gn1: GroupNormParams; // [Cin]
-  conv1: Conv2dParams; // [9*Cin, Cout]
-  mod: LinearParams; // [E, 2*Cout]
-  conv2: Conv2dParams; // [9*Cout, Cout]
-  skip?: LinearParams; // [Cin, Cout], only when Cin != Cout
-};
 
 export type AttnBlockParams = {
   selfNorm?: LayerNormParams;
@@ -148,19 +143,6 @@ export function checkUNetConfig(c: UNetConfig): void {
     if (ch % c.heads !== 0) throw new Error(`unet: ${ch} channels not divisible by ${c.heads}`);
   }
   if (c.resBlocks < 1) throw new Error("unet: resBlocks must be >= 1");
-}
-
-function initResBlock(key: JaxArray, cin: number, cout: number, emb: number): ResBlockParams {
-  const [k1, k2, km, ks] = splitKey(key, 4);
-  const p: ResBlockParams = {
-    gn1: initGroupNorm(cin),
-    conv1: initConv2d(k1, 3, cin, cout),
-    mod: initLinear(km, emb, 2 * cout),
-    conv2: initConv2d(k2, 3, cout, cout),
-  };
-  if (cin !== cout) p.skip = initLinear(ks, cin, cout);
-  else ks.dispose();
-  return p;
 }
 
 /** Attention block for a level of `side`, or undefined when that level has none. */
@@ -246,31 +228,6 @@ export function initUNet(key: JaxArray, c: UNetConfig): UNetParams {
   const midAttn = initAttnBlock(kMidAttn, c, sides[n - 1], ch[n - 1]);
   if (midAttn) p.midAttn = midAttn;
   return p;
-}
-
-/**
- * GroupNorm without affine parameters (the modulation supplies scale and shift).
- * x [B, H, W, C]. Consumes x.
- */
-function groupNormPlain(x: JaxArray, groups: number): JaxArray {
-  const shape = x.shape;
-  const [B, , , C] = shape;
-  const g = x.reshape([B, -1, groups, C / groups]); // [B, HW, G, C/G]
-  const centred = g.ref.sub(g.mean([1, 3], { keepdims: true }));
-  const variance = np.square(centred.ref).mean([1, 3], { keepdims: true });
-  return centred.mul(np.reciprocal(np.sqrt(variance.add(GN_EPS)))).reshape(shape);
-}
-
-/** x [B, H, W, Cin], siluC = silu(c) [B, E] -> [B, H, W, Cout]. Consumes p, x, siluC. */
-function resBlock(p: ResBlockParams, x: JaxArray, siluC: JaxArray, groups: number): JaxArray {
-  const B = x.shape[0];
-  const h = conv2d(p.conv1, nn.silu(groupNorm(p.gn1, x.ref, groups, GN_EPS))); // [B, H, W, Cout]
-  const C = h.shape[3];
-  const mod = linear(p.mod, siluC).reshape([B, 1, 1, 2 * C]);
-  const scale = mod.ref.slice([], [], [], [0, C]);
-  const shift = mod.slice([], [], [], [C, 2 * C]);
-  const h2 = conv2d(p.conv2, nn.silu(groupNormPlain(h, groups).mul(scale.add(1)).add(shift)));
-  return (p.skip ? linear(p.skip, x) : x).add(h2);
 }
 
 /** The condition as attention sees it: states [B, L, D], key mask boolean [B, 1, 1, L]. */

@@ -10,4 +10,6 @@ export * from "./mlp.ts";
 export * from "./norm.ts";
 export * from "./position.ts";
 export * from "./resample.ts";
+export * from "./resblock.ts";
 export * from "./timestep.ts";
+export * from "./transformer.ts";

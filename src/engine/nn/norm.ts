@@ -69,3 +69,15 @@ export function groupNorm(p: GroupNormParams, x: JaxArray, groups: number, eps =
   const g = x.reshape([B, -1, groups, C / groups]); // [B, P, G, C/G]
   return standardizeOver(g, [1, 3], eps).reshape(shape).mul(p.scale).add(p.bias);
 }
+
+/**
+ * GroupNorm without affine parameters (PyTorch `GroupNorm(g, C, affine=False)`), for blocks whose
+ * modulation supplies scale and shift. x [B, ..., C]. Consumes x.
+ */
+export function groupNormPlain(x: JaxArray, groups: number, eps = 1e-5): JaxArray {
+  const shape = x.shape;
+  const B = shape[0];
+  const C = shape[shape.length - 1];
+  if (C % groups !== 0) throw new Error(`groupNorm: ${C} channels not divisible by ${groups}`);
+  return standardizeOver(x.reshape([B, -1, groups, C / groups]), [1, 3], eps).reshape(shape);
+}
