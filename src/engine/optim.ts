@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { type JaxArray, numpy as np, tree } from "./jax.ts";
-import type { ParamTree } from "./tree.ts";
+import { type FrozenMask, mapNamed, type ParamTree } from "./tree.ts";
 
 export const OptimConfigSchema = z
   .object({
@@ -109,8 +109,10 @@ export function adamwUpdate(
   grads: ParamTree,
   k: { lr: Scalar; c1: Scalar; c2: Scalar },
   cfg: OptimConfig,
+  frozen?: FrozenMask,
 ): AdamWResult {
   const { beta1: b1, beta2: b2, eps, weightDecay: wd } = cfg;
+  // Frozen leaves' gradients are zeros (stopGradient in TrainStep): they add exactly 0 here.
   const gradNorm = globalNorm(tree.ref(grads));
   if (cfg.clipNorm !== null) {
     // Scale by min(1, clip / norm): a no-op under the threshold.
@@ -118,18 +120,30 @@ export function adamwUpdate(
     grads = scaleTree(grads, s);
   }
   const [lr, c1, c2] = [asArray(k.lr), asArray(k.c1), asArray(k.c2)];
-  const m = tree.map(
-    (mi: JaxArray, g: JaxArray) => mi.mul(b1).add(g.mul(1 - b1)),
+  // A frozen leaf passes through untouched (its gradient is disposed).
+  const keep = (name: string, x: JaxArray, g?: JaxArray): JaxArray | undefined => {
+    if (!frozen?.(name)) return undefined;
+    g?.dispose();
+    return x;
+  };
+  const m = mapNamed(
+    (name, mi: JaxArray, g: JaxArray) => keep(name, mi, g) ?? mi.mul(b1).add(g.mul(1 - b1)),
     opt.m,
     tree.ref(grads),
-  ) as ParamTree;
-  const v = tree.map(
-    (vi: JaxArray, g: JaxArray) => vi.mul(b2).add(np.square(g).mul(1 - b2)),
+  );
+  const v = mapNamed(
+    (name, vi: JaxArray, g: JaxArray) =>
+      keep(name, vi, g) ?? vi.mul(b2).add(np.square(g).mul(1 - b2)),
     opt.v,
     grads,
-  ) as ParamTree;
-  const newParams = tree.map(
-    (p: JaxArray, mi: JaxArray, vi: JaxArray) => {
+  );
+  const newParams = mapNamed(
+    (name, p: JaxArray, mi: JaxArray, vi: JaxArray) => {
+      if (frozen?.(name)) {
+        mi.dispose();
+        vi.dispose();
+        return p;
+      }
       let upd = mi.div(c1.ref).div(np.sqrt(vi.div(c2.ref)).add(eps));
       // Decoupled weight decay on matrices only (AdamW; no decay on biases/norm gains).
       if (p.ndim >= 2 && wd > 0) upd = upd.add(p.ref.mul(wd));
@@ -138,7 +152,7 @@ export function adamwUpdate(
     params,
     tree.ref(m),
     tree.ref(v),
-  ) as ParamTree;
+  );
   c1.dispose();
   c2.dispose();
   lr.dispose();
@@ -149,18 +163,21 @@ export function adamwUpdate(
  * ema ← decay·ema + (1−decay)·params (consumes ema and a traced decay, not params). `decay` is a
  * number or a traced scalar (the warm-up schedule passes it per step without a recompile).
  */
-export function emaUpdate(ema: ParamTree, params: ParamTree, decay: number | JaxArray): ParamTree {
-  if (typeof decay === "number")
-    return tree.map(
-      (e: JaxArray, p: JaxArray) => e.mul(decay).add(p.ref.mul(1 - decay)),
-      ema,
-      params,
-    ) as ParamTree;
-  const out = tree.map(
-    (e: JaxArray, p: JaxArray) => e.sub(p.ref).mul(decay.ref).add(p.ref),
+export function emaUpdate(
+  ema: ParamTree,
+  params: ParamTree,
+  decay: number | JaxArray,
+  frozen?: FrozenMask,
+): ParamTree {
+  const out = mapNamed(
+    (name, e: JaxArray, p: JaxArray) => {
+      if (frozen?.(name)) return e;
+      if (typeof decay === "number") return e.mul(decay).add(p.ref.mul(1 - decay));
+      return e.sub(p.ref).mul(decay.ref).add(p.ref);
+    },
     ema,
     params,
-  ) as ParamTree;
-  decay.dispose();
+  );
+  if (typeof decay !== "number") decay.dispose();
   return out;
 }

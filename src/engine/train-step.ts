@@ -6,7 +6,15 @@
  * never depends on wasm's 4 GiB memory.
  */
 
-import { blockUntilReady, type JaxArray, jit, numpy as np, tree, valueAndGrad } from "./jax.ts";
+import {
+  blockUntilReady,
+  type JaxArray,
+  jit,
+  lax,
+  numpy as np,
+  tree,
+  valueAndGrad,
+} from "./jax.ts";
 import {
   adamwUpdate,
   addTrees,
@@ -16,7 +24,7 @@ import {
   scaleTree,
   stepScalars,
 } from "./optim.ts";
-import type { ParamTree } from "./tree.ts";
+import { type FrozenMask, mapNamed, type ParamTree } from "./tree.ts";
 
 export type HostArray = {
   dtype: "float32" | "int32";
@@ -38,7 +46,19 @@ export type Task = {
    * terms), which training logs per step beside the total. The gradient is the total's.
    */
   lossParts?(params: ParamTree, batch: Batch): { loss: JaxArray; parts: LossParts };
+  /**
+   * Optional: the parameters training leaves alone (a frozen language model, a frozen
+   * understanding path). They get no gradient (stopGradient: zeros), no weight decay, no moment
+   * update and no EMA change, so they stay bit-identical.
+   */
+  frozen?: FrozenMask;
 };
+
+/** `params` with every frozen leaf behind a stop-gradient (its gradient is then zeros). */
+export function stopFrozen(params: ParamTree, frozen: FrozenMask | undefined): ParamTree {
+  if (!frozen) return params;
+  return mapNamed((name, p) => (frozen(name) ? lax.stopGradient(p) : p), params);
+}
 
 /** Named scalar parts of a loss (each a mean over the batch, like the loss). */
 export type LossParts = Record<string, JaxArray>;
@@ -120,14 +140,15 @@ export class TrainStep {
     readonly cfg: OptimConfig,
   ) {
     const emaDecay = cfg.emaDecay;
+    const frozen = task.frozen;
     type K = { lr: JaxArray; c1: JaxArray; c2: JaxArray; ema: JaxArray };
     const update = (s: TrainState, grads: ParamTree, k: K) => {
       const { ema: decay, ...adam } = k;
-      const r = adamwUpdate(s.params, s.opt, grads, adam, cfg);
+      const r = adamwUpdate(s.params, s.opt, grads, adam, cfg, frozen);
       const state: TrainState = { params: r.params, opt: r.opt };
       if (emaDecay !== null && s.ema !== undefined) {
         // A fixed decay stays a constant in the graph (bit-identical to before warm-up existed).
-        state.ema = emaUpdate(s.ema, r.params, cfg.emaWarmup ? decay : emaDecay);
+        state.ema = emaUpdate(s.ema, r.params, cfg.emaWarmup ? decay : emaDecay, frozen);
         if (!cfg.emaWarmup) decay.dispose();
       } else decay.dispose();
       return { state, gradNorm: r.gradNorm };
@@ -138,15 +159,14 @@ export class TrainStep {
       batch: Batch,
     ): { loss: JaxArray; grads: ParamTree; parts?: LossParts } => {
       if (!lossParts) {
-        const [loss, grads] = valueAndGrad((p: ParamTree) => task.loss(p, batch))(params) as [
-          JaxArray,
-          ParamTree,
-        ];
+        const [loss, grads] = valueAndGrad((p: ParamTree) =>
+          task.loss(stopFrozen(p, frozen), batch),
+        )(params) as [JaxArray, ParamTree];
         return { loss, grads };
       }
       const [[loss, parts], grads] = valueAndGrad(
         (p: ParamTree) => {
-          const r = lossParts(p, batch);
+          const r = lossParts(stopFrozen(p, frozen), batch);
           return [r.loss, r.parts];
         },
         { hasAux: true },

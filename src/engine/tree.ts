@@ -109,3 +109,55 @@ export function assertSameStructure(a: ParamTree, b: ParamTree, what = "tree"): 
 
 export const treeRef = <T extends ParamTree>(t: T): T => tree.ref(t) as T;
 export const treeDispose = (t: ParamTree): void => tree.dispose(t);
+
+/**
+ * Leaf-wise map over trees of one structure (that of `first`), with each leaf's dotted name:
+ * `f(name, a, b, …)`. Consumes what `f` consumes.
+ */
+export function mapNamed(
+  f: (name: string, ...leaves: JaxArray[]) => JaxArray,
+  first: ParamTree,
+  ...rest: ParamTree[]
+): ParamTree {
+  const walk = (prefix: string, a: ParamTree, others: ParamTree[]): ParamTree => {
+    if (isLeaf(a)) return f(prefix, a, ...(others as JaxArray[]));
+    const at = (t: ParamTree, k: string | number): ParamTree => {
+      const v = (t as Record<string | number, ParamTree>)[k];
+      if (v === undefined) throw new Error(`mapNamed: trees differ at "${prefix}.${k}"`);
+      return v;
+    };
+    const name = (k: string | number) => (prefix ? `${prefix}.${k}` : String(k));
+    if (Array.isArray(a))
+      return a.map((v, i) =>
+        walk(
+          name(i),
+          v,
+          others.map((o) => at(o, i)),
+        ),
+      );
+    return Object.fromEntries(
+      Object.entries(a).map(([k, v]) => [
+        k,
+        walk(
+          name(k),
+          v,
+          others.map((o) => at(o, k)),
+        ),
+      ]),
+    );
+  };
+  return walk("", first, rest);
+}
+
+/**
+ * Which parameters training leaves alone, by dotted name (e.g. a frozen language model:
+ * `name.startsWith("backbone.")`). Frozen parameters get no gradient, no weight decay, no
+ * moment update and no EMA change: they stay bit-identical.
+ */
+export type FrozenMask = (name: string) => boolean;
+
+/** A mask freezing every parameter under the given dotted prefixes ("backbone", "family.pool"). */
+export function frozenPrefixes(prefixes: readonly string[]): FrozenMask | undefined {
+  if (prefixes.length === 0) return undefined;
+  return (name) => prefixes.some((p) => name === p || name.startsWith(`${p}.`));
+}

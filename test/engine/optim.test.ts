@@ -9,7 +9,8 @@ import {
   optimConfig,
   stepScalars,
 } from "../../src/engine/optim.ts";
-import { LocalRunner } from "../../src/engine/runner.ts";
+import { DataParallelRunner } from "../../src/engine/parallel/dp-runner.ts";
+import { type HostState, LocalRunner, type Runner } from "../../src/engine/runner.ts";
 import { type Task, TrainStep } from "../../src/engine/train-step.ts";
 import type { ParamTree } from "../../src/engine/tree.ts";
 import { linearBatch, linearTask } from "../fixtures/linear-task.ts";
@@ -157,5 +158,40 @@ describe("optimizer", () => {
     expect(traces).toBe(1);
     tree.dispose(state);
     ts.dispose();
+  });
+
+  it("frozen parameters stay bit-identical (params, moments, EMA) while the rest trains", async () => {
+    const tc = { dIn: 4, dHidden: 6, frozen: ["w1"] };
+    const cfg = optimConfig({ lr: 0.05, totalSteps: 4, weightDecay: 0.5, emaDecay: 0.9 });
+    const spec = {
+      module: new URL("../fixtures/linear-task.ts", import.meta.url).href,
+      exportName: "linearTask",
+      config: tc,
+    };
+    const runners: [string, Runner][] = [
+      ["fused", new LocalRunner(linearTask(tc), cfg, 3, 0, 1)],
+      ["micro-batched", new LocalRunner(linearTask(tc), cfg, 3, 4, 1)],
+      ["data-parallel", await DataParallelRunner.create(spec, cfg, 3, 0, 2)],
+    ];
+    const bits = (s: HostState, part: "params" | "m" | "v" | "ema", n: string) =>
+      Array.from(
+        new Uint32Array((s[part] as Map<string, { data: Float32Array }>).get(n)!.data.buffer),
+      );
+    for (const [what, r] of runners) {
+      const before = await r.getState();
+      for (let s = 1; s <= 3; s++) await r.step(linearBatch(tc, 0, s, 8), 0.05, s);
+      const after = await r.getState();
+      await r.dispose();
+      for (const part of ["params", "ema"] as const)
+        expect(bits(after, part, "w1"), `${what} ${part}`).toEqual(bits(before, part, "w1"));
+      for (const part of ["m", "v"] as const)
+        expect(
+          after[part].get("w1")!.data.every((x) => x === 0),
+          `${what} ${part}`,
+        ).toBe(true);
+      // The trainable parameters did move (and the loss saw the frozen ones).
+      for (const n of ["b1", "w2"])
+        expect(bits(after, "params", n), `${what} ${n}`).not.toEqual(bits(before, "params", n));
+    }
   });
 });
