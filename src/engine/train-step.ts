@@ -123,6 +123,71 @@ function addParts(a: LossParts | undefined, b: LossParts | undefined): LossParts
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v.add(b[k])]));
 }
 
+/** Per-step scalars as the step functions take them (numbers, or traced scalars under jit). */
+export type StepKnobs = { lr: JaxArray; c1: JaxArray; c2: JaxArray; ema: JaxArray };
+
+/**
+ * The pure (un-jitted) functions of a train step, for jit here and for tracing elsewhere (the
+ * ONNX Runtime step, src/engine/onnx/train-step.ts):
+ * - `fused(state, batch, k)`: loss, grads and the update of one micro-batch;
+ * - `grads(params, batch)` / `accumulate(a, b)` / `apply(state, grads, scale, k)`: the same
+ *   with gradient accumulation over micro-batches.
+ * Each consumes its arguments.
+ */
+export function trainStepFunctions(task: Task, cfg: OptimConfig) {
+  const emaDecay = cfg.emaDecay;
+  const frozen = task.frozen;
+  type K = StepKnobs;
+  const update = (s: TrainState, grads: ParamTree, k: K) => {
+    const { ema: decay, ...adam } = k;
+    const r = adamwUpdate(s.params, s.opt, grads, adam, cfg, frozen);
+    const state: TrainState = { params: r.params, opt: r.opt };
+    if (emaDecay !== null && s.ema !== undefined) {
+      // A fixed decay stays a constant in the graph (bit-identical to before warm-up existed).
+      state.ema = emaUpdate(s.ema, r.params, cfg.emaWarmup ? decay : emaDecay, frozen);
+      if (!cfg.emaWarmup) decay.dispose();
+    } else decay.dispose();
+    return { state, gradNorm: r.gradNorm };
+  };
+  const lossParts = task.lossParts?.bind(task);
+  const lossAndGrads = (
+    params: ParamTree,
+    batch: Batch,
+  ): { loss: JaxArray; grads: ParamTree; parts?: LossParts } => {
+    if (!lossParts) {
+      const [loss, grads] = valueAndGrad((p: ParamTree) => task.loss(stopFrozen(p, frozen), batch))(
+        params,
+      ) as [JaxArray, ParamTree];
+      return { loss, grads };
+    }
+    const [[loss, parts], grads] = valueAndGrad(
+      (p: ParamTree) => {
+        const r = lossParts(stopFrozen(p, frozen), batch);
+        return [r.loss, r.parts];
+      },
+      { hasAux: true },
+    )(params) as [[JaxArray, LossParts], ParamTree];
+    return { loss, grads, parts };
+  };
+
+  return {
+    fused: (s: any, batch: Batch, k: K) => {
+      const r = lossAndGrads(tree.ref(s.params), batch);
+      const u = update(s, r.grads, k);
+      // jax trees have no undefined leaves: `parts` only when the task has them.
+      const out: StepOutput = { state: u.state, loss: r.loss, gradNorm: u.gradNorm };
+      if (r.parts) out.parts = r.parts;
+      return out;
+    },
+    grads: (params: ParamTree, batch: Batch) => lossAndGrads(params, batch),
+    accumulate: (a: ParamTree, b: ParamTree) => addTrees(a, b),
+    apply: (s: TrainState, grads: ParamTree, scale: JaxArray, k: K) => {
+      const u = update(s, scaleTree(grads, scale), k);
+      return { state: u.state, gradNorm: u.gradNorm };
+    },
+  };
+}
+
 /**
  * Builds the jitted functions for one task and optimizer config:
  * - `step`: one micro-batch per update, fully fused.
@@ -139,55 +204,11 @@ export class TrainStep {
     task: Task,
     readonly cfg: OptimConfig,
   ) {
-    const emaDecay = cfg.emaDecay;
-    const frozen = task.frozen;
-    type K = { lr: JaxArray; c1: JaxArray; c2: JaxArray; ema: JaxArray };
-    const update = (s: TrainState, grads: ParamTree, k: K) => {
-      const { ema: decay, ...adam } = k;
-      const r = adamwUpdate(s.params, s.opt, grads, adam, cfg, frozen);
-      const state: TrainState = { params: r.params, opt: r.opt };
-      if (emaDecay !== null && s.ema !== undefined) {
-        // A fixed decay stays a constant in the graph (bit-identical to before warm-up existed).
-        state.ema = emaUpdate(s.ema, r.params, cfg.emaWarmup ? decay : emaDecay, frozen);
-        if (!cfg.emaWarmup) decay.dispose();
-      } else decay.dispose();
-      return { state, gradNorm: r.gradNorm };
-    };
-    const lossParts = task.lossParts?.bind(task);
-    const lossAndGrads = (
-      params: ParamTree,
-      batch: Batch,
-    ): { loss: JaxArray; grads: ParamTree; parts?: LossParts } => {
-      if (!lossParts) {
-        const [loss, grads] = valueAndGrad((p: ParamTree) =>
-          task.loss(stopFrozen(p, frozen), batch),
-        )(params) as [JaxArray, ParamTree];
-        return { loss, grads };
-      }
-      const [[loss, parts], grads] = valueAndGrad(
-        (p: ParamTree) => {
-          const r = lossParts(stopFrozen(p, frozen), batch);
-          return [r.loss, r.parts];
-        },
-        { hasAux: true },
-      )(params) as [[JaxArray, LossParts], ParamTree];
-      return { loss, grads, parts };
-    };
-
-    this.#fused = jit((s: any, batch: Batch, k: K) => {
-      const r = lossAndGrads(tree.ref(s.params), batch);
-      const u = update(s, r.grads, k);
-      // jax trees have no undefined leaves: `parts` only when the task has them.
-      const out: StepOutput = { state: u.state, loss: r.loss, gradNorm: u.gradNorm };
-      if (r.parts) out.parts = r.parts;
-      return out;
-    });
-    this.#grads = jit((params: ParamTree, batch: Batch) => lossAndGrads(params, batch));
-    this.#accumulate = jit((a: ParamTree, b: ParamTree) => addTrees(a, b));
-    this.#apply = jit((s: TrainState, grads: ParamTree, scale: JaxArray, k: K) => {
-      const u = update(s, scaleTree(grads, scale), k);
-      return { state: u.state, gradNorm: u.gradNorm };
-    });
+    const f = trainStepFunctions(task, cfg);
+    this.#fused = jit(f.fused);
+    this.#grads = jit(f.grads);
+    this.#accumulate = jit(f.accumulate);
+    this.#apply = jit(f.apply);
   }
 
   /**
