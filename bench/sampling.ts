@@ -74,8 +74,8 @@ const mean = times.reduce((a, b) => a + b, 0) / times.length;
 const result = {
   model: values.model,
   batch,
-  steps: steps ?? model.config.flow.sampleSteps,
-  cfg: model.config.flow.cfg,
+  steps: steps ?? model.family.sampling.options.steps?.default,
+  guidance: model.family.sampling.guidance,
   firstCallSeconds: firstSeconds,
   callSeconds: times,
   imagesPerSecond: batch / mean,
@@ -85,7 +85,7 @@ const result = {
 };
 process.stdout.write(
   `${values.model}: ${result.imagesPerSecond.toFixed(2)} images/s at batch ${batch} ` +
-    `(${result.steps} steps, cfg ${result.cfg}; ${mean.toFixed(1)} s per call, first call ` +
+    `(${result.steps} steps, guidance ${result.guidance}; ${mean.toFixed(1)} s per call, first call ` +
     `${firstSeconds.toFixed(1)} s; ${result.cores} cores)\n`,
 );
 if (values.json) atomicWriteFile(values.json, `${JSON.stringify(result, null, 2)}\n`);

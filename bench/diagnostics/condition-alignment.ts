@@ -8,7 +8,7 @@
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
 import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { type ConditionAlignment, conditionAlignment } from "../../src/train/heldout.ts";
-import { readUmmConfig } from "../../src/umm/infer.ts";
+import { readUmmConfig } from "../../src/umm/config-file.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, modelDirsOrExit } from "../util.ts";
 

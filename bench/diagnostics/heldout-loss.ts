@@ -15,7 +15,7 @@ import {
   pairedDifference,
   promptGain,
 } from "../../src/train/heldout.ts";
-import { readUmmConfig } from "../../src/umm/infer.ts";
+import { readUmmConfig } from "../../src/umm/config-file.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, cachedForModel, modelDirsOrExit } from "../util.ts";
 

@@ -50,7 +50,7 @@ export type GapOptions = {
   samples?: number;
   /** Seed of the recognition scenes and of the sampling noise. */
   seed?: number;
-  cfg?: number;
+  guidance?: number;
   steps?: number;
   chunk?: number;
   detectBatch?: number;
@@ -199,7 +199,13 @@ export async function gapProbe(
   const images = await generateMany(
     model,
     rows.map((cell) => items[cell].prompt),
-    { cfg: o.cfg, steps: o.steps, seed, chunk: o.chunk, onProgress: progress("generation") },
+    {
+      guidance: o.guidance,
+      steps: o.steps,
+      seed,
+      chunk: o.chunk,
+      onProgress: progress("generation"),
+    },
   );
   const genOk: number[] = [];
   const batch = o.detectBatch ?? 64;

@@ -56,14 +56,15 @@ export function register(program: Command): void {
         "../train/reca.ts"
       );
       const { config: pt, path } = loadTrainConfig(PostTrainConfigSchema, o, DEFAULT_CONFIG);
-      const { readUmmConfig } = await import("../umm/infer.ts");
+      const { readUmmConfig } = await import("../umm/config-file.ts");
+      const { imageSizeOf } = await import("../umm/model.ts");
       const base = readUmmConfig(o.from);
       const { benchmarkExclusion } = await import("../bench/exclusion.ts");
       const exclude = benchmarkExclusion(base.data.numCategories);
       let images: Awaited<ReturnType<typeof folderSource>> | ReturnType<typeof worldPool>;
       let skipped: { path: string; reason: string }[] = [];
       if (o.images !== undefined) {
-        const f = await folderSource(o.images, base.flow.imageSize);
+        const f = await folderSource(o.images, imageSizeOf(base));
         images = f;
         skipped = f.skipped;
         if (skipped.length > 0) process.stderr.write(`${f.report}\n`);

@@ -3,12 +3,18 @@
  * answer, eval, probe gap): `--model DIR`, `--encoder DIR`, `--no-ema`, and the sampling knobs.
  * Not a command itself.
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { UserError } from "./config.ts";
 import { intOption, numberOption } from "./options.ts";
 
 export type ModelCliOptions = { model: string; encoder?: string; ema: boolean };
-export type SamplingCliOptions = { cfg?: number; steps?: number; seed: number; chunk?: number };
+export type SamplingCliOptions = {
+  guidance?: number;
+  cfg?: number;
+  steps?: number;
+  seed: number;
+  chunk?: number;
+};
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
@@ -19,7 +25,16 @@ export function addModelOptions(cmd: Command): Command {
 
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
-    .option("--cfg <x>", "guidance scale (default: the model's)", numberOption("cfg", 0, 100))
+    .option(
+      "--guidance <x>",
+      "classifier-free guidance scale (default: the model's)",
+      numberOption("guidance", 0, 100),
+    )
+    .addOption(
+      new Option("--cfg <x>", "old name of --guidance")
+        .argParser(numberOption("cfg", 0, 100))
+        .hideHelp(),
+    )
     .option("--steps <n>", "sampler steps (default: the model's)", intOption("steps", 1, 1000))
     .option("--seed <s>", "sampling seed", intOption("seed", 0, 2 ** 32 - 1), 0)
     .option(
@@ -30,7 +45,9 @@ export function addSamplingOptions(cmd: Command): Command {
 }
 
 export function samplingOf(o: SamplingCliOptions) {
-  return { cfg: o.cfg, steps: o.steps, seed: o.seed, chunk: o.chunk };
+  if (o.guidance !== undefined && o.cfg !== undefined && o.guidance !== o.cfg)
+    throw new UserError("give --guidance (or its old name --cfg), not both");
+  return { guidance: o.guidance ?? o.cfg, steps: o.steps, seed: o.seed, chunk: o.chunk };
 }
 
 /** Load the model (engine initialised), with clear errors for a missing model or encoder. */

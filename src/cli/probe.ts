@@ -72,6 +72,7 @@ type GapCliOptions = ModelCliOptions & {
   out?: string;
   samples: number;
   seed: number;
+  guidance?: number;
   cfg?: number;
   steps?: number;
   chunk?: number;
@@ -91,7 +92,7 @@ function registerGap(probe: Command): void {
     .option("--judge <dir>", "judge checkpoint folder", "checkpoints/judge");
   addSamplingOptions(addModelOptions(cmd)).action(async (o: GapCliOptions) => {
     const { dirname, join } = await import("node:path");
-    const { openModel, progressFactory, writePng } = await import("./model-options.ts");
+    const { openModel, progressFactory, samplingOf, writePng } = await import("./model-options.ts");
     const { loadJudgeDetector } = await import("./bench.ts");
     const { formatGapTable, gapHeatmap, gapProbe, gapProgressBars } = await import(
       "../bench/gap.ts"
@@ -108,7 +109,7 @@ function registerGap(probe: Command): void {
         numCategories: model.config.data.numCategories,
         samples: o.samples,
         seed: o.seed,
-        cfg: o.cfg,
+        guidance: samplingOf(o).guidance,
         steps: o.steps,
         chunk: o.chunk,
         onProgress: bars.onProgress,

@@ -34,7 +34,7 @@ import {
   postTrain,
   worldPool,
 } from "../train/reca.ts";
-import { readUmmConfig } from "../umm/infer.ts";
+import { readModelDir, readUmmConfig } from "../umm/config-file.ts";
 import {
   type Calibration,
   measureCalibration,
@@ -193,9 +193,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoRun> {
   const resuming = existing && o.resume === true;
   if (resuming) {
     // The recorded recipe (steps included): the LR schedule must stay the one it started with.
-    const saved = JSON.parse(readFileSync(join(recaDir, "config.json"), "utf8")) as {
-      postTrain?: PostTrainConfig & { from?: string };
-    };
+    const saved = readModelDir(recaDir) as { postTrain?: PostTrainConfig & { from?: string } };
     if (!saved.postTrain) throw new DemoError(`${recaDir}: not a RecA run (no postTrain config)`);
     const { from: savedFrom, ...rest } = saved.postTrain;
     if (savedFrom !== undefined && savedFrom !== from)

@@ -14,7 +14,9 @@
  * 4. V8's relaxed SIMD (off by default in Node 20): jax-js emits fused multiply-add
  *    (`relaxed_madd`) only where relaxed SIMD validates, which is worth +7–16% on its matmul
  *    kernels and +5–8% on a conv train step. V8 flags are process-wide and must be set before
- *    any wasm module compiles, so before jax-js loads.
+ *    any wasm module compiles, so before jax-js loads. Fused multiply-adds round once where
+ *    a multiply then an add round twice, so results move in the last bits: `RECA_RELAXED_SIMD=0`
+ *    turns it off, to reproduce numbers recorded before it existed bit for bit (docs/ENGINE.md).
  *
  * Threads: all available cores by default, `RECA_THREADS` overrides. With one
  * thread no pool is built (a 1-worker pool is pure dispatch overhead).
@@ -25,7 +27,8 @@ import v8 from "node:v8";
 import { Worker as NodeWorker } from "node:worker_threads";
 
 // --- 4. Relaxed SIMD (first: before anything compiles wasm) ----------------
-v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+if (process.env.RECA_RELAXED_SIMD !== "0")
+  v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const g = globalThis as unknown as Record<string, unknown>;
 

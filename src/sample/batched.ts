@@ -31,8 +31,8 @@ export const DEFAULT_CHUNK = 16;
 export const DEFAULT_ANSWER_TOKENS = 4;
 
 export type SamplingOptions = {
-  /** Guidance scale and Euler steps (default: the model's config). */
-  cfg?: number;
+  /** Guidance scale and the sampler's step count (default: the model's family's). */
+  guidance?: number;
   steps?: number;
   seed?: number;
   /** Rows per model call (default 16). */
@@ -134,7 +134,7 @@ export async function generateMany(
     o.chunk ?? DEFAULT_CHUNK,
     (batch, c) =>
       model.generate(batch, {
-        cfg: o.cfg,
+        guidance: o.guidance,
         steps: o.steps,
         seed: chunkSeed("sample/generate", o.seed ?? 0, c),
       }),
@@ -161,7 +161,7 @@ export async function editMany(
       model.edit(
         batch.map((r) => r.image),
         batch.map((r) => r.text),
-        { cfg: o.cfg, steps: o.steps, seed: chunkSeed("sample/edit", o.seed ?? 0, c) },
+        { guidance: o.guidance, steps: o.steps, seed: chunkSeed("sample/edit", o.seed ?? 0, c) },
       ),
     o.onProgress,
   );

@@ -28,7 +28,7 @@ import { initEngine, type JaxArray, jit, numpy as np } from "../engine/jax.ts";
 import { Rng } from "../engine/rng.ts";
 import { type Batch, toDevice } from "../engine/train-step.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
-import { backboneCondition } from "../umm/backbone.ts";
+import { backboneCondition, pooledCondition } from "../umm/backbone.ts";
 import {
   assembleBatch,
   type BatchContext,
@@ -37,10 +37,14 @@ import {
   type TextRow,
 } from "../umm/batch.ts";
 import type { ResolvedUmmConfig } from "../umm/config.ts";
-import { readUmmConfig } from "../umm/infer.ts";
-import { backboneConfig, loadUmmParams, type UmmParams, ummLoss } from "../umm/model.ts";
-import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
-import { pooledCondition } from "../umm/unet.ts";
+import { readUmmConfig } from "../umm/config-file.ts";
+import {
+  backboneConfig,
+  imageSizeOf,
+  loadUmmParams,
+  type UmmParams,
+  ummLoss,
+} from "../umm/model.ts";
 import type { Scene } from "../world/index.ts";
 import {
   COMPLETE_CAPTION,
@@ -51,6 +55,7 @@ import {
   worldCategories,
 } from "../world/index.ts";
 import type { RgbImage } from "../world/render.ts";
+import { describeRow, reconRow, t2iRow, vqaRow } from "./objectives.ts";
 import { drawTemplate } from "./templates.ts";
 
 /** The validation corpus's seed: distinct from every training corpus (CORPUS_SEEDS). */
@@ -92,28 +97,21 @@ export function heldoutRows(
     const categories = worldCategories(numCategories);
     const text = items.map((it, i): TextRow => {
       const r = rng(i);
-      if (r.bool(0.5))
-        return {
-          prompt: [IMAGE, DESCRIBE_PROMPT],
-          answer: denseCaption(it.scene, r),
-          image: it.image,
-        };
+      if (r.bool(0.5)) return describeRow(it.image, denseCaption(it.scene, r));
       const [q] = vqaQuestions(it.scene, r, { n: 1, categories });
-      return { prompt: [IMAGE, q.question], answer: q.answer, image: it.image };
+      return vqaRow(it.image, q.question, q.answer);
     });
     // Generation rows are required by the batch layout; weight 0 leaves the text loss alone.
-    const gen = items.map((it): GenRow => ({ parts: [NULL_PROMPT], target: it.image, weight: 0 }));
+    const gen = items.map((it) => t2iRow(null, it.image, 0));
     return { gen, text };
   }
   const gen = items.map((it, i): GenRow => {
     const r = rng(i);
-    if (kind === "recon") {
-      const t = drawTemplate(new Rng(`heldout/recon:${it.index}`));
-      return { parts: t.parts, target: it.image, features: it.image, weight: 1 };
-    }
-    if (kind === "t2i-null") return { parts: [NULL_PROMPT], target: it.image, weight: 1 };
+    if (kind === "recon")
+      return reconRow(drawTemplate(new Rng(`heldout/recon:${it.index}`)).parts, it.image, 1);
+    if (kind === "t2i-null") return t2iRow(null, it.image, 1);
     const opts = kind === "t2i-complete" ? COMPLETE_CAPTION : {};
-    return { parts: [sparseCaption(it.scene, r, opts).text], target: it.image, weight: 1 };
+    return t2iRow(sparseCaption(it.scene, r, opts).text, it.image, 1);
   });
   return { gen, text: null };
 }
@@ -174,7 +172,7 @@ function openHeldout(
   const pool = unlabeledPool({
     seed: HELDOUT_SEED,
     numCategories: cfg.data.numCategories,
-    imageSize: cfg.flow.imageSize,
+    imageSize: imageSizeOf(cfg),
     exclude: o.exclude,
   });
   const params = loadUmmParams(dir, cfg, o.ema ?? true);

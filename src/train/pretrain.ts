@@ -12,19 +12,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type SceneExclusion, type UmmItem, ummCorpus, ummKindHint } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
-import { Tokenizer } from "../data/tokenizer.ts";
-import { loadUnderstandingEncoder, readEncoderConfig } from "../encoders/understanding.ts";
+import { readEncoderConfig } from "../encoders/understanding.ts";
 import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { fromHost } from "../engine/tree.ts";
-import { assembleBatch, type BatchContext, type GenRow, type TextRow } from "../umm/batch.ts";
+import { assembleBatch, type GenRow, openBatchContext, type TextRow } from "../umm/batch.ts";
 import { type ResolvedUmmConfig, type UmmConfig, ummOptim } from "../umm/config.ts";
+import { resolveSamplerOptions } from "../umm/family.ts";
 import { UmmModel } from "../umm/infer.ts";
-import { familyOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
-import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT } from "../umm/sequence.ts";
-import { denseCaption, WorldRng } from "../world/index.ts";
+import { imageSizeOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
+import { describeRow, drawDescription, editRow, t2iRow, vqaRow } from "./objectives.ts";
 import { type TrainRunSummary, trainRun } from "./run.ts";
 
 /** Fill in the frozen encoder's feature grid and width (read from its config). */
@@ -57,7 +56,7 @@ export class PretrainData {
   ) {
     this.#corpus = ummCorpus({
       numCategories: cfg.data.numCategories,
-      imageSize: cfg.flow.imageSize,
+      imageSize: imageSizeOf(cfg),
       exclude,
     });
     for (let i = 0; i < this.#corpus.length; i++)
@@ -89,30 +88,19 @@ export class PretrainData {
       const dropText = rng.float() < d.conditionDropout;
       if (rng.float() < d.editFraction) {
         const [, it] = this.draw(rng, "edit");
-        return {
-          parts: dropText ? [NULL_PROMPT] : [IMAGE, it.instruction],
-          target: it.targetImage,
-          source: it.sourceImage,
-          features: dropText ? undefined : it.sourceImage,
-          weight: loss.edit,
-        };
+        return editRow(it.instruction, it.sourceImage, it.targetImage, loss.edit, dropText);
       }
       const [, it] = this.draw(rng, "caption");
-      return { parts: [dropText ? NULL_PROMPT : it.caption], target: it.image, weight: loss.t2i };
+      return t2iRow(dropText ? null : it.caption, it.image, loss.t2i);
     });
   }
 
   textRows(rng: Rng, n: number): TextRow[] {
     return Array.from({ length: n }, () => {
       const [i, it] = this.draw(rng, "vqa");
-      if (rng.float() < this.cfg.data.denseFraction) {
-        const caption = denseCaption(
-          it.scene,
-          WorldRng.fromParts("umm/dense", i, Math.floor(rng.float() * 2 ** 30)),
-        );
-        return { prompt: [IMAGE, DESCRIBE_PROMPT], answer: caption, image: it.image };
-      }
-      return { prompt: [IMAGE, it.question], answer: it.answer, image: it.image };
+      if (rng.float() < this.cfg.data.denseFraction)
+        return describeRow(it.image, drawDescription(it.scene, i, rng));
+      return vqaRow(it.image, it.question, it.answer);
     });
   }
 }
@@ -146,11 +134,9 @@ export async function pretrainUmm(
 ): Promise<TrainRunSummary> {
   await initEngine();
   const t = cfg.train;
-  const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
+  const ctx = openBatchContext(cfg);
+  const { tokenizer, encoder, family } = ctx;
   const config = { ...cfg, tokenizer: tokenizer.toJSON() };
-  const encoder = loadUnderstandingEncoder(cfg.encoder);
-  const family = familyOf(cfg);
-  const ctx: BatchContext = { cfg, tokenizer, encoder, family };
   const data = new PretrainData(cfg, o.exclude);
   const withText = cfg.loss.text > 0;
   const optim = ummOptim(t);
@@ -198,7 +184,8 @@ export async function pretrainUmm(
               );
               writeFileSync(
                 join(o.outDir, "samples.txt"),
-                `step ${step} (EMA weights, cfg ${cfg.flow.cfg}, ${cfg.flow.sampleSteps} steps, seed 0)\n` +
+                `step ${step} (EMA weights, guidance ${family.sampling.guidance}, ` +
+                  `${JSON.stringify(resolveSamplerOptions(family))}, seed 0)\n` +
                   SHEET_PROMPTS.map((p, i) => `${i + 1}. ${p}`).join("\n") +
                   "\n",
               );
@@ -206,6 +193,6 @@ export async function pretrainUmm(
             },
     });
   } finally {
-    encoder.dispose();
+    ctx.dispose();
   }
 }

@@ -9,10 +9,15 @@
  *               w.p. `textDropout` the template's text becomes "Generate an image." while the
  *               visual features stay (they are never dropped);
  *   target    = the same image, under the family's native loss.
- * Each row also carries an image→text example (VQA / dense descriptions) because the backbone
- * is shared between understanding and generation: without it the representation collapses
- * (the authors' rule). The gradient into the visual-feature path is scaled by
- * `loss.featureGradScale` (0.1). The ViT is frozen by construction: its features are data.
+ * The recipe follows the architecture (docs/DESIGN.md, "RecA per architecture"), unless the
+ * config says otherwise:
+ * - understanding shared with generation (the backbone trains; Harmon, Show-o, the jointly
+ *   trained flow base): each row also carries an image→text example (VQA / dense descriptions),
+ *   without which the representation collapses (the authors' rule), and the gradient into the
+ *   visual-feature path is scaled by 0.1 (`loss.text` 0.5, `loss.featureGradScale` 0.1);
+ * - understanding frozen (OpenUni's frozen LMM, the model config's `freeze`): no text
+ *   co-training and no gradient scaling (0 and 1); the frozen parts stay bit-identical.
+ * The ViT is frozen by construction: its features are data.
  *
  * Generation rows can instead be SFT rows (`mix.t2i`): the same pool images with their sparse
  * captions under the text→image loss — the baseline the paper compares against. Nothing changes
@@ -27,15 +32,20 @@ import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { assembleBatch, type GenRow, openBatchContext } from "../umm/batch.ts";
-import { type ResolvedUmmConfig, UmmTrainSchema, ummOptim } from "../umm/config.ts";
-import { readUmmConfig } from "../umm/infer.ts";
+import {
+  type ResolvedUmmConfig,
+  UmmTrainSchema,
+  type Understanding,
+  ummOptim,
+  understandingOf,
+} from "../umm/config.ts";
+import { readUmmConfig } from "../umm/config-file.ts";
 import { UMM_TASK_MODULE } from "../umm/model.ts";
-import { IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
-import { COMPLETE_CAPTION, sparseCaption, WorldRng } from "../world/index.ts";
+import type { Part } from "../umm/sequence.ts";
 import type { RgbImage } from "../world/render.ts";
+import { reconParts, reconRow, sftRow } from "./objectives.ts";
 import { PretrainData } from "./pretrain.ts";
 import { type TrainRunSummary, trainRun } from "./run.ts";
-import { drawTemplate } from "./templates.ts";
 
 export const PostTrainConfigSchema = z
   .object({
@@ -74,9 +84,10 @@ export const PostTrainConfigSchema = z
       .object({
         recon: z.number().min(0).default(1),
         t2i: z.number().min(0).default(1),
-        /** Image→text co-training weight (0 = no text rows). */
-        text: z.number().min(0).default(0.5),
-        featureGradScale: z.number().min(0).max(1).default(0.1),
+        /** Image→text co-training weight (0 = no text rows); default: the architecture's. */
+        text: z.number().min(0).optional(),
+        /** Gradient scale on the visual-feature path; default: the architecture's. */
+        featureGradScale: z.number().min(0).max(1).optional(),
       })
       .strict()
       .prefault({}),
@@ -95,6 +106,21 @@ export const PostTrainConfigSchema = z
       ctx.addIssue({ code: "custom", message: "mix.recon + mix.t2i must be positive" });
   });
 export type PostTrainConfig = z.infer<typeof PostTrainConfigSchema>;
+
+/** RecA's text co-training and feature-gradient scale for an architecture (see the top). */
+export function recaLossDefaults(u: Understanding): { text: number; featureGradScale: number } {
+  return u === "shared" ? { text: 0.5, featureGradScale: 0.1 } : { text: 0, featureGradScale: 1 };
+}
+
+/** The post-training loss weights with the architecture's defaults filled in. */
+export function resolvedPostTrainLoss(pt: PostTrainConfig, base: ResolvedUmmConfig) {
+  const d = recaLossDefaults(understandingOf(base));
+  return {
+    ...pt.loss,
+    text: pt.loss.text ?? d.text,
+    featureGradScale: pt.loss.featureGradScale ?? d.featureGradScale,
+  };
+}
 
 /** Where unlabeled images come from: the world's pool, or a decoded image folder. */
 export type ImageSource = {
@@ -140,6 +166,7 @@ export function postTrainModelConfig(
   base: ResolvedUmmConfig,
   pt: PostTrainConfig,
 ): ResolvedUmmConfig {
+  const loss = resolvedPostTrainLoss(pt, base);
   const resolution = pt.featureResolution ?? base.features.resolution;
   const tokens = resolution * resolution;
   let conditionFeatures: ResolvedUmmConfig["conditionFeatures"];
@@ -176,8 +203,8 @@ export function postTrainModelConfig(
     loss: {
       ...base.loss,
       t2i: pt.loss.t2i,
-      text: pt.loss.text,
-      featureGradScale: pt.loss.featureGradScale,
+      text: loss.text,
+      featureGradScale: loss.featureGradScale,
     },
   };
 }
@@ -190,8 +217,10 @@ export class PostTrainRows {
   ) {}
 
   reconParts(rng: Rng): readonly Part[] {
-    const t = drawTemplate(rng, { single: this.pt.templates === "single" });
-    return rng.float() < this.pt.textDropout ? [IMAGE, NULL_PROMPT] : t.parts;
+    return reconParts(rng, {
+      single: this.pt.templates === "single",
+      textDropout: this.pt.textDropout,
+    });
   }
 
   genRows(rng: Rng, n: number): GenRow[] {
@@ -200,16 +229,10 @@ export class PostTrainRows {
     return Array.from({ length: n }, () => {
       const i = Math.floor(rng.float() * this.images.length);
       const { image, scene } = this.images.get(i);
-      if (rng.float() < pRecon)
-        return { parts: this.reconParts(rng), target: image, features: image, weight: loss.recon };
+      if (rng.float() < pRecon) return reconRow(this.reconParts(rng), image, loss.recon);
       if (!scene)
         throw new Error("SFT rows need captions: use the world pool, not an image folder");
-      const caption = sparseCaption(
-        scene,
-        WorldRng.fromParts("reca/sft", i, rng.int(1 << 30)),
-        this.pt.sftCaptions === "complete" ? COMPLETE_CAPTION : {},
-      );
-      return { parts: [caption.text], target: image, weight: loss.t2i };
+      return sftRow(scene, image, i, rng, loss.t2i, this.pt.sftCaptions === "complete");
     });
   }
 }
@@ -239,7 +262,7 @@ export async function postTrain(
   const cfg = postTrainModelConfig(base, pt);
   const ctx = openBatchContext(cfg);
   const rows = new PostTrainRows(pt, o.images);
-  const text = pt.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
+  const text = cfg.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
   const t = pt.train;
   const optim = ummOptim(t);
   const batch = (step: number) => {
@@ -247,7 +270,8 @@ export async function postTrain(
     const gen = rows.genRows(rng, t.batch);
     return assembleBatch(ctx, gen, text ? text.textRows(rng, t.batch) : null, rng);
   };
-  const config = { ...cfg, tokenizer: ctx.tokenizer.toJSON(), postTrain: { ...pt, from: o.from } };
+  const postTrain = { ...pt, loss: resolvedPostTrainLoss(pt, base), from: o.from };
+  const config = { ...cfg, tokenizer: ctx.tokenizer.toJSON(), postTrain };
   try {
     return await trainRun({
       spec: {

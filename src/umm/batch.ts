@@ -2,18 +2,22 @@
  * Host batches for the unified model's task (layout in src/umm/model.ts). Recipes describe rows —
  * a generation row (condition parts + target image, optionally an edit source and the image whose
  * features fill the `<img>` slots) and an image→text row — and `assembleBatch` tokenises them,
- * runs the frozen understanding encoder on every image that feeds a slot, and draws the family's
- * noise.
+ * runs the frozen understanding encoder on every image that feeds a slot, asks the family for
+ * its targets and edit inputs (its data side), and draws the family's noise.
  */
 import { Tokenizer } from "../data/tokenizer.ts";
-import { imagesToArray, loadUnderstandingEncoder } from "../encoders/understanding.ts";
+import {
+  imagesToArray,
+  loadUnderstandingEncoder,
+  type UnderstandingEncoder,
+} from "../encoders/understanding.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { HostArray, HostBatch } from "../engine/train-step.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { ResolvedUmmConfig } from "./config.ts";
-import type { GenerationFamily } from "./family.ts";
+import type { FamilyData, GenerationFamily } from "./family.ts";
 import { type FeatureSource, VaeFeatureSource } from "./features.ts";
-import { familyOf, NOISE_PREFIX } from "./model.ts";
+import { FAMILY_PREFIX, familyOf, NOISE_PREFIX } from "./model.ts";
 import { conditionSequences, type Part, type TextExample, textSequences } from "./sequence.ts";
 
 export type GenRow = {
@@ -34,27 +38,36 @@ export type BatchContext = {
   tokenizer: Tokenizer;
   encoder: FeatureSource;
   family: GenerationFamily;
+  /** The family's host data side (targets, edit inputs). */
+  familyData: FamilyData;
   /** The condition ablation's encoder for generation rows (cfg.conditionFeatures). */
   conditionSource?: FeatureSource;
 };
 
 /**
  * The batch context a model's config asks for: its tokenizer, understanding encoder, generation
- * family and (for the condition ablation) the VAE condition source. `dispose` frees the encoders.
+ * family and its data side, and (for the condition ablation) the VAE condition source. `dispose`
+ * frees the encoders.
  */
-export function openBatchContext(cfg: ResolvedUmmConfig): BatchContext & { dispose: () => void } {
+export function openBatchContext(
+  cfg: ResolvedUmmConfig,
+): BatchContext & { encoder: UnderstandingEncoder; dispose: () => void } {
   const encoder = loadUnderstandingEncoder(cfg.encoder);
   const conditionSource = cfg.conditionFeatures
     ? VaeFeatureSource.load(cfg.conditionFeatures.dir)
     : undefined;
+  const family = familyOf(cfg);
+  const familyData = family.openData();
   return {
     cfg,
     tokenizer: Tokenizer.world(cfg.backbone.vocabVersion),
     encoder,
-    family: familyOf(cfg),
+    family,
+    familyData,
     conditionSource,
     dispose: () => {
       encoder.dispose();
+      familyData.dispose();
       conditionSource?.dispose();
     },
   };
@@ -62,19 +75,6 @@ export function openBatchContext(cfg: ResolvedUmmConfig): BatchContext & { dispo
 
 function f32(shape: number[], data: Float32Array): HostArray {
   return { dtype: "float32", shape, data };
-}
-
-/** Images in [0, 1] → one [n, H, W, 3] array in [-1, 1] (missing images are zeros). */
-export function signedImages(images: readonly (RgbImage | undefined)[], side: number): HostArray {
-  const n = side * side * 3;
-  const out = new Float32Array(images.length * n);
-  images.forEach((img, i) => {
-    if (!img) return;
-    if (img.width !== side || img.height !== side)
-      throw new Error(`image is ${img.width}×${img.height}, the model works at ${side}×${side}`);
-    for (let j = 0; j < n; j++) out[i * n + j] = img.data[j] * 2 - 1;
-  });
-  return f32([images.length, side, side, 3], out);
 }
 
 /**
@@ -109,7 +109,6 @@ export async function assembleBatch(
   const B = gen.length;
   if (text && text.length !== B) throw new Error(`${B} generation rows but ${text.length} text`);
   const R = cfg.features.tokens;
-  const side = cfg.flow.imageSize;
   const blank = gen[0].target;
   const cf = cfg.conditionFeatures;
   if (cf && !ctx.conditionSource) throw new Error(`conditionFeatures (${cf.source}) need a source`);
@@ -145,19 +144,12 @@ export async function assembleBatch(
       [B],
       Float32Array.from(gen, (r) => r.weight),
     ),
-    target: signedImages(
-      gen.map((r) => r.target),
-      side,
-    ),
-    source: signedImages(
-      gen.map((r) => r.source),
-      side,
-    ),
-    has_source: f32(
-      [B],
-      Float32Array.from(gen, (r) => (r.source ? 1 : 0)),
-    ),
   };
+  const familyArrays = {
+    ...(await ctx.familyData.targets(gen.map((r) => r.target))),
+    ...ctx.familyData.editInputs(gen.map((r) => r.source)),
+  };
+  for (const [k, v] of Object.entries(familyArrays)) hb[FAMILY_PREFIX + k] = v;
   for (const [k, v] of Object.entries(ctx.family.lossNoise(rng, B))) hb[NOISE_PREFIX + k] = v;
   if (text) {
     const x = textSequences(tok, text, cfg.sequence.textLen, R);

@@ -1,13 +1,15 @@
 /**
- * The unified model's configuration (configs/base-flow.json): backbone, generation family, the
- * frozen understanding encoder it reads, sequence lengths, the pretraining data mix, loss weights
- * and the optimisation schedule. Validated with zod; unknown keys are errors so a typo never
- * silently falls back to a default.
+ * The unified model's configuration (configs/base-flow.json): backbone, generator (a family from
+ * the registry and its config), the frozen understanding encoder it reads, learnable queries,
+ * frozen parameters, sequence lengths, the pretraining data mix, loss weights and the
+ * optimisation schedule. Validated with zod; unknown keys are errors so a typo never silently
+ * falls back to a default. Reading a model directory's config.json (and migrating the layout of
+ * earlier checkpoints) is src/umm/config-file.ts.
  */
 import { z } from "zod";
 import { LATEST_VOCAB_VERSION, VOCAB_CAPACITY } from "../data/tokenizer.ts";
 import { type OptimConfig, optimConfig } from "../engine/optim.ts";
-import { FlowConfigSchema } from "./families/flow.ts";
+import { GeneratorConfigSchema } from "./families/index.ts";
 
 export const BackboneConfigSchema = z
   .object({
@@ -44,7 +46,7 @@ export const UmmLossSchema = z
     /**
      * Gradient scale on the visual-feature path (the projector's output, in generation
      * conditions and image→text rows alike): value unchanged, gradient × this. RecA uses 0.1 on a
-     * shared backbone (Harmon's rule, shared/reference/reca-method.md).
+     * shared backbone (Harmon's rule; docs/DESIGN.md, "RecA per architecture").
      */
     featureGradScale: z.number().min(0).max(1).default(1),
   })
@@ -70,13 +72,24 @@ export const UmmTrainSchema = z
 
 export const UmmConfigSchema = z
   .object({
-    family: z.literal("flow").default("flow"),
+    /** The generation family and its config (src/umm/families/index.ts). */
+    generator: GeneratorConfigSchema.prefault({ family: "flow" }),
     /** Directory of the frozen understanding encoder (relative to the working directory). */
     encoder: z.string().default("checkpoints/encoder"),
     /** Side of the feature grid read from the encoder (default: its bottleneck). */
     featureResolution: z.number().int().positive().nullable().default(null),
     backbone: BackboneConfigSchema.default(BackboneConfigSchema.parse({})),
-    flow: FlowConfigSchema.default(FlowConfigSchema.parse({})),
+    /**
+     * Learnable query tokens appended to the backbone's input (OpenUni): with N > 0 the
+     * generation condition is the backbone's final states at the N query positions.
+     */
+    queries: z.number().int().min(0).default(0),
+    /**
+     * Parameters frozen whenever this model trains, as dotted prefixes of parameter names
+     * ("backbone" = the whole language model; "backbone.projector"): no gradient, no weight
+     * decay, no EMA change. Post-training inherits it.
+     */
+    freeze: z.array(z.string().min(1)).default([]),
     sequence: z
       .object({
         /** Generation-condition rows: prompt / `<img>`×R + instruction (DPG prompts reach 59 tokens). */
@@ -93,6 +106,17 @@ export const UmmConfigSchema = z
   .strict();
 
 export type UmmConfig = z.infer<typeof UmmConfigSchema>;
+
+/**
+ * How understanding and generation share the backbone: "shared" when generation training also
+ * trains the backbone (BAGEL without --freeze_und, Harmon, Show-o), "frozen" when the backbone is
+ * frozen (OpenUni's frozen LMM). RecA's recipe follows from it (src/train/reca.ts).
+ */
+export type Understanding = "shared" | "frozen";
+
+export function understandingOf(cfg: Pick<UmmConfig, "freeze">): Understanding {
+  return cfg.freeze.includes("backbone") ? "frozen" : "shared";
+}
 export type UmmTrainConfig = z.infer<typeof UmmTrainSchema>;
 
 /** The optimiser of a unified-model training block (pretraining and post-training alike). */

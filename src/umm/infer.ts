@@ -5,19 +5,30 @@
  * `UmmModel` holds the parameters used for sampling (the EMA copy when the checkpoint has one),
  * the frozen understanding encoder, the tokenizer and jitted backbone passes.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { EOS_ID, SEP_ID, Tokenizer } from "../data/tokenizer.ts";
 import { loadUnderstandingEncoder, type UnderstandingEncoder } from "../encoders/understanding.ts";
-import { CheckpointError } from "../engine/checkpoint.ts";
 import { type JaxArray, jit, numpy as np, tree } from "../engine/jax.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
 import type { RgbImage } from "../world/render.ts";
-import { type BackboneParams, backboneStates, textLogits } from "./backbone.ts";
-import { featureRows, signedImages } from "./batch.ts";
-import { type ResolvedUmmConfig, UmmConfigSchema } from "./config.ts";
-import type { Condition, GenerationFamily } from "./family.ts";
-import { backboneConfig, familyOf, loadUmmParams, type UmmParams } from "./model.ts";
+import {
+  appendedStates,
+  type BackboneParams,
+  backboneStates,
+  type SequenceBatch,
+  textLogits,
+} from "./backbone.ts";
+import { featureRows } from "./batch.ts";
+import type { ResolvedUmmConfig } from "./config.ts";
+import { readModelDir } from "./config-file.ts";
+import {
+  type BackboneCallback,
+  type Condition,
+  type FamilyData,
+  type GenerationFamily,
+  resolveSamplerOptions,
+} from "./family.ts";
+import { backboneConfig, familyOf, loadUmmParams, type UmmParams, ummCondition } from "./model.ts";
+import { hostImages } from "./pixels.ts";
 import {
   conditionSequences,
   DESCRIBE_PROMPT,
@@ -28,19 +39,16 @@ import {
   rowIds,
 } from "./sequence.ts";
 
-export type GenerateOptions = { cfg?: number; steps?: number; seed?: number };
-
-function hostImages(x: Float32Array, n: number, side: number): RgbImage[] {
-  const per = side * side * 3;
-  return Array.from({ length: n }, (_, i) => {
-    const data = new Float32Array(per);
-    for (let j = 0; j < per; j++) {
-      const v = (x[i * per + j] + 1) / 2;
-      data[j] = Math.min(Math.max(v, 0), 1);
-    }
-    return { width: side, height: side, data };
-  });
-}
+/**
+ * Sampling options: guidance scale (default: the family's), `steps` (the family's step count
+ * where it has one: flow's Euler steps), any other option of the family's sampler, and the seed.
+ */
+export type GenerateOptions = {
+  guidance?: number;
+  steps?: number;
+  sampler?: Record<string, number>;
+  seed?: number;
+};
 
 function toDevice(a: {
   dtype: "float32" | "int32";
@@ -52,7 +60,9 @@ function toDevice(a: {
 
 export class UmmModel {
   readonly family: GenerationFamily;
+  readonly #familyData: FamilyData;
   readonly #states;
+  readonly #condition;
 
   constructor(
     readonly params: UmmParams,
@@ -61,23 +71,33 @@ export class UmmModel {
     readonly tokenizer: Tokenizer,
   ) {
     this.family = familyOf(config);
+    this.#familyData = this.family.openData();
     const bc = backboneConfig(config);
     this.#states = jit((p: BackboneParams, tokens, valid, slots, features) =>
       backboneStates(p, { tokens, valid, slots, features }, bc),
     );
+    // jit takes arrays only: the queries are an argument only when the model has them.
+    this.#condition =
+      config.queries > 0
+        ? jit(
+            (p: BackboneParams, q: JaxArray, tokens, valid, slots, features): Condition =>
+              ummCondition(config, p, q, { tokens, valid, slots, features }),
+          )
+        : jit(
+            (p: BackboneParams, tokens, valid, slots, features): Condition =>
+              ummCondition(config, p, undefined, { tokens, valid, slots, features }),
+          );
   }
 
   get imageSize(): number {
-    return this.config.flow.imageSize;
+    return this.family.imageSize;
   }
 
   /** Features [B, R, F] of images (zeros for missing ones). */
   async #features(images: readonly (RgbImage | undefined)[]): Promise<JaxArray> {
-    const blank: RgbImage = {
-      width: this.imageSize,
-      height: this.imageSize,
-      data: new Float32Array(this.imageSize * this.imageSize * 3),
-    };
+    // Rows without an image get zeros; the encoder still reads an image of its own size.
+    const side = this.encoder.config.model.imageSize;
+    const blank: RgbImage = { width: side, height: side, data: new Float32Array(side * side * 3) };
     return toDevice(
       await featureRows(this.encoder, images, this.config.features.resolution, blank),
     );
@@ -91,15 +111,44 @@ export class UmmModel {
     const R = this.config.features.tokens;
     const s = conditionSequences(this.tokenizer, rows, this.config.sequence.conditionLen, R);
     const feats = await this.#features(rows.map((_, b) => images[b]));
-    const valid = toDevice(s.valid);
-    const states = this.#states(
+    const q = this.params.queries ? [this.params.queries.ref] : [];
+    return (this.#condition as (...args: unknown[]) => Condition)(
       treeRef(this.params.backbone),
+      ...q,
       toDevice(s.tokens),
-      valid.ref,
+      toDevice(s.valid),
       toDevice(s.slots),
       feats,
-    ) as JaxArray;
-    return { states, valid };
+    );
+  }
+
+  /**
+   * In-sequence families: a callback running the backbone over [condition rows; tokens], and
+   * the disposal of what it holds.
+   */
+  async #callback(
+    rows: readonly (readonly Part[])[],
+    images: readonly (RgbImage | undefined)[],
+  ): Promise<{ run: BackboneCallback; dispose: () => void }> {
+    const R = this.config.features.tokens;
+    const s = conditionSequences(this.tokenizer, rows, this.config.sequence.conditionLen, R);
+    const seq: SequenceBatch = {
+      tokens: toDevice(s.tokens),
+      valid: toDevice(s.valid),
+      slots: toDevice(s.slots),
+      features: await this.#features(rows.map((_, b) => images[b])),
+    };
+    const bc = backboneConfig(this.config);
+    const held = (): SequenceBatch => ({
+      tokens: seq.tokens.ref,
+      valid: seq.valid.ref,
+      slots: seq.slots.ref,
+      features: seq.features.ref,
+    });
+    return {
+      run: (tokens) => appendedStates(treeRef(this.params.backbone), held(), tokens, bc),
+      dispose: () => tree.dispose(Object.values(seq)),
+    };
   }
 
   async #sample(
@@ -109,21 +158,33 @@ export class UmmModel {
     o: GenerateOptions,
   ): Promise<RgbImage[]> {
     const n = rows.length;
+    const options = resolveSamplerOptions(this.family, { steps: o.steps, ...o.sampler });
+    const nullRows = rows.map(() => [NULL_PROMPT]);
     const cond = await this.condition(rows, featureImages);
-    const nullCond = await this.condition(rows.map(() => [NULL_PROMPT]));
-    const side = this.imageSize;
-    const src = source ? toDevice(signedImages(source, side)) : undefined;
+    const nullCond = await this.condition(nullRows);
+    const edit = source
+      ? Object.fromEntries(
+          Object.entries(this.#familyData.editInputs(source)).map(([k, a]) => [k, toDevice(a)]),
+        )
+      : undefined;
+    const callbacks = this.family.inSequence
+      ? [await this.#callback(rows, featureImages), await this.#callback(nullRows, [])]
+      : undefined;
     try {
-      const x = await this.family.sample(this.params.family, cond, nullCond, {
-        cfg: o.cfg ?? this.config.flow.cfg,
-        steps: o.steps ?? this.config.flow.sampleSteps,
+      const x = await this.family.sample(this.params.family, {
+        cond,
+        nullCond,
+        guidance: o.guidance ?? this.family.sampling.guidance,
         seed: o.seed ?? 0,
-        ...(src ? { source: src } : {}),
+        options,
+        ...(edit ? { edit } : {}),
+        ...(callbacks ? { backbone: { cond: callbacks[0].run, null: callbacks[1].run } } : {}),
       });
-      return hostImages((await x.data()) as Float32Array, n, side);
+      return hostImages((await x.data()) as Float32Array, n, this.imageSize);
     } finally {
       tree.dispose([cond.states, cond.valid, nullCond.states, nullCond.valid]);
-      src?.dispose();
+      if (edit) tree.dispose(Object.values(edit));
+      for (const c of callbacks ?? []) c.dispose();
     }
   }
 
@@ -221,6 +282,8 @@ export class UmmModel {
   /** Free the parameters and jitted passes, leaving the (possibly shared) encoder alive. */
   disposeOwn(): void {
     this.#states.dispose();
+    this.#condition.dispose();
+    this.#familyData.dispose();
     treeDispose(this.params as unknown as ParamTree);
   }
 
@@ -230,47 +293,16 @@ export class UmmModel {
   }
 }
 
-/** Read and validate a unified model's config.json. */
-export function readUmmConfig(dir: string): ResolvedUmmConfig {
-  const path = join(dir, "config.json");
-  if (!existsSync(path))
-    throw new CheckpointError(`${dir}: no config.json (not a model directory)`);
-  let raw: { features?: unknown; tokenizer?: unknown; postTrain?: unknown };
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
-  }
-  // A post-trained model (reca align) also records its recipe; it does not change the model.
-  const {
-    features,
-    tokenizer: _t,
-    postTrain: _p,
-    conditionFeatures,
-    ...rest
-  } = raw as typeof raw & {
-    conditionFeatures?: ResolvedUmmConfig["conditionFeatures"];
-  };
-  const r = UmmConfigSchema.safeParse(rest);
-  if (!r.success)
-    throw new CheckpointError(`${path}: not a unified-model config: ${r.error.message}`);
-  const f = features as ResolvedUmmConfig["features"] | undefined;
-  if (!f || !Number.isInteger(f.resolution) || !Number.isInteger(f.dim))
-    throw new CheckpointError(`${path}: missing the resolved "features" block`);
-  return { ...r.data, features: f, ...(conditionFeatures ? { conditionFeatures } : {}) };
-}
+export { readUmmConfig } from "./config-file.ts";
 
 /**
  * Load a unified model for inference (EMA weights when present). The engine must be initialised.
  * `encoderDir` overrides the encoder path stored in the config.
  */
 export function loadUmm(dir: string, o: { encoderDir?: string; ema?: boolean } = {}): UmmModel {
-  const config = readUmmConfig(dir);
-  const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as {
-    tokenizer?: { version: number; words: string[] };
-  };
-  const tokenizer = raw.tokenizer
-    ? Tokenizer.fromJSON(raw.tokenizer)
+  const { config, tokenizer: words } = readModelDir(dir);
+  const tokenizer = words
+    ? Tokenizer.fromJSON(words)
     : Tokenizer.world(config.backbone.vocabVersion);
   const params = loadUmmParams(dir, config, o.ema !== false);
   const encoder = loadUnderstandingEncoder(o.encoderDir ?? config.encoder);

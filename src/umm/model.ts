@@ -3,34 +3,38 @@
  * (pretraining, SFT, RecA differ only in the batches they build), and parameter init.
  *
  * A training batch is row-packed so every step has static shapes: row b holds one *generation*
- * example (condition sequence `g_*` + image target, edit source, per-row weight, the family's
- * noise `n_*`) and, when the text loss is on, one *image→text* example (`x_*`). Frozen
+ * example (condition sequence `g_*`, per-row weight, the family's data `f_*` — its targets and
+ * edit inputs — and its noise `n_*`) and, when the text loss is on, one *image→text* example
+ * (`x_*`). Frozen
  * understanding features arrive as data (`g_feats`, `x_feats`), computed on the host by the
  * encoder, so the encoder can never be updated by accident.
  */
 
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { loadCheckpoint } from "../engine/checkpoint.ts";
-import type { JaxArray } from "../engine/jax.ts";
+import { type JaxArray, numpy as np, random } from "../engine/jax.ts";
 import { crossEntropy } from "../engine/losses.ts";
 import { initMlp } from "../engine/nn/index.ts";
 import { jaxKey, splitKey } from "../engine/rng.ts";
 import type { Batch, Task } from "../engine/train-step.ts";
-import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
+import { frozenPrefixes, type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
 import {
+  appendedStates,
   type BackboneConfig,
+  type BackboneOptions,
   type BackboneParams,
   backboneCondition,
   backboneStates,
   initBackbone,
+  type SequenceBatch,
   textLogits,
 } from "./backbone.ts";
 import type { ResolvedUmmConfig } from "./config.ts";
-import { flowFamily } from "./families/flow.ts";
-import type { GenerationFamily } from "./family.ts";
+import { readModelDir } from "./config-file.ts";
+import { buildFamily } from "./families/index.ts";
+import type { BackboneCallback, Condition, GenerationFamily } from "./family.ts";
 
-export type UmmParams = { backbone: BackboneParams; family: ParamTree };
+/** `queries` [N, D]: OpenUni's learnable query tokens (present when cfg.queries > 0). */
+export type UmmParams = { backbone: BackboneParams; family: ParamTree; queries?: JaxArray };
 
 export function backboneConfig(cfg: ResolvedUmmConfig): BackboneConfig {
   const b = cfg.backbone;
@@ -46,14 +50,23 @@ export function backboneConfig(cfg: ResolvedUmmConfig): BackboneConfig {
 }
 
 export function familyOf(cfg: ResolvedUmmConfig): GenerationFamily {
-  return flowFamily({ ...cfg.flow, conditionDim: cfg.backbone.dim });
+  return buildFamily(cfg.generator, cfg.backbone.dim);
+}
+
+/** Side of the images the model reads and writes (its family's). */
+export function imageSizeOf(cfg: ResolvedUmmConfig): number {
+  return familyOf(cfg).imageSize;
 }
 
 export function initUmm(seed: number, cfg: ResolvedUmmConfig): UmmParams {
   const [kb, kf] = splitKey(jaxKey(seed), 2);
   const backbone = initBackbone(kb, backboneConfig(cfg));
   if (cfg.conditionFeatures) backbone.conditionProjector = initConditionProjector(seed, cfg);
-  return { backbone, family: familyOf(cfg).init(kf) };
+  const p: UmmParams = { backbone, family: familyOf(cfg).init(kf) };
+  // Their own key stream, so models without queries keep the inits they always had.
+  if (cfg.queries > 0)
+    p.queries = random.normal(jaxKey(seed + 0x9e37), [cfg.queries, cfg.backbone.dim]).mul(0.02);
+  return p;
 }
 
 /** The condition ablation's projector (its own key stream, so base inits are unchanged). */
@@ -66,6 +79,8 @@ function initConditionProjector(seed: number, cfg: ResolvedUmmConfig) {
 
 /** The family's per-row noise, stored in batches as `n_<name>`. */
 export const NOISE_PREFIX = "n_";
+/** The family's data arrays (targets, edit inputs), stored in batches as `f_<name>`. */
+export const FAMILY_PREFIX = "f_";
 
 /**
  * Weighted generation loss + text cross-entropy, as in the batch layout above. Consumes params
@@ -96,25 +111,38 @@ export function ummLossParts(
 ): { loss: JaxArray; parts: Record<string, JaxArray> } {
   const bc = backboneConfig(cfg);
   const withText = b.x_tokens !== undefined;
-  const bb = params.backbone;
-  const cond = backboneCondition(
-    withText ? treeRef(bb) : bb,
-    { tokens: b.g_tokens, valid: b.g_valid, slots: b.g_slots, features: b.g_feats },
-    bc,
-    {
-      featureGradScale: cfg.loss.featureGradScale,
-      conditionProjector: cfg.conditionFeatures !== undefined,
-    },
-  );
+  const { backbone: bb, queries } = params;
+  const seq: SequenceBatch = {
+    tokens: b.g_tokens,
+    valid: b.g_valid,
+    slots: b.g_slots,
+    features: b.g_feats,
+  };
+  const opts: BackboneOptions = {
+    featureGradScale: cfg.loss.featureGradScale,
+    conditionProjector: cfg.conditionFeatures !== undefined,
+  };
+  const held = family.inSequence ? { bb: treeRef(bb), seq: refSequence(seq) } : undefined;
+  const cond = ummCondition(cfg, withText ? treeRef(bb) : bb, queries, seq, opts);
+  const data: Record<string, JaxArray> = {};
   const noise: Record<string, JaxArray> = {};
-  for (const [k, v] of Object.entries(b))
+  for (const [k, v] of Object.entries(b)) {
     if (k.startsWith(NOISE_PREFIX)) noise[k.slice(NOISE_PREFIX.length)] = v;
-  const perRow = family.loss(params.family, cond, {
-    target: b.target,
-    source: b.source,
-    hasSource: b.has_source,
+    else if (k.startsWith(FAMILY_PREFIX)) data[k.slice(FAMILY_PREFIX.length)] = v;
+  }
+  const backbone: BackboneCallback | undefined = held
+    ? (tokens) => appendedStates(treeRef(held.bb), refSequence(held.seq), tokens, bc, opts)
+    : undefined;
+  const perRow = family.loss(params.family, {
+    cond,
+    data,
     noise,
+    ...(backbone ? { backbone } : {}),
   });
+  if (held) {
+    treeDispose(held.bb as unknown as ParamTree);
+    disposeSequence(held.seq);
+  }
   const gen = perRow.mul(b.g_weight).mean();
   if (!withText) return { loss: gen.ref, parts: { gen } };
   const states = backboneStates(
@@ -125,6 +153,42 @@ export function ummLossParts(
   );
   const ce = crossEntropy(textLogits(bb.embed, states), b.x_targets, b.x_mask);
   return { loss: gen.ref.add(ce.ref.mul(cfg.loss.text)), parts: { gen, text: ce } };
+}
+
+/**
+ * The generation condition of a sequence batch: the backbone's states over it, or with learnable
+ * queries (cfg.queries > 0) the states at the N query positions appended after it (valid
+ * everywhere). Consumes the backbone, queries and the batch.
+ */
+export function ummCondition(
+  cfg: ResolvedUmmConfig,
+  bb: BackboneParams,
+  queries: JaxArray | undefined,
+  seq: SequenceBatch,
+  opts: BackboneOptions = {},
+): Condition {
+  const bc = backboneConfig(cfg);
+  if (cfg.queries === 0 || !queries) {
+    queries?.dispose();
+    return backboneCondition(bb, seq, bc, opts);
+  }
+  const B = seq.tokens.shape[0];
+  const [N, D] = queries.shape;
+  const extra = np.broadcastTo(queries.reshape([1, N, D]), [B, N, D]);
+  return { states: appendedStates(bb, seq, extra, bc, opts), valid: np.ones([B, N]) };
+}
+
+function refSequence(s: SequenceBatch): SequenceBatch {
+  return {
+    tokens: s.tokens.ref,
+    valid: s.valid.ref,
+    slots: s.slots.ref,
+    features: s.features.ref,
+  };
+}
+
+function disposeSequence(s: SequenceBatch): void {
+  for (const a of Object.values(s)) a.dispose();
 }
 
 /**
@@ -162,7 +226,9 @@ export function ummTask(cfg: ResolvedUmmConfig & { initFrom?: string }): Task {
     p.backbone.conditionProjector = initConditionProjector(seed, cfg);
     return p;
   };
+  const frozen = frozenPrefixes(cfg.freeze);
   return {
+    ...(frozen ? { frozen } : {}),
     init: (seed) => init(seed) as unknown as ParamTree,
     loss: (p, b) => ummLoss(cfg, family, p as unknown as UmmParams, b),
     lossParts: (p, b) => ummLossParts(cfg, family, p as unknown as UmmParams, b),
@@ -171,10 +237,7 @@ export function ummTask(cfg: ResolvedUmmConfig & { initFrom?: string }): Task {
 
 /** Whether a checkpoint's config carries the condition ablation's projector. */
 function readsConditionProjector(dir: string): boolean {
-  const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as {
-    conditionFeatures?: unknown;
-  };
-  return raw.conditionFeatures !== undefined && raw.conditionFeatures !== null;
+  return readModelDir(dir).config.conditionFeatures !== undefined;
 }
 
 /** The module path workers import `ummTask` from. */

@@ -56,6 +56,7 @@ import {
   upsampleNearest2x,
 } from "../engine/nn/index.ts";
 import { splitKey } from "../engine/rng.ts";
+import { pooledCondition } from "./backbone.ts";
 
 export type UNetConfig = {
   /** Image side (32). */
@@ -261,14 +262,6 @@ export type UNetInputs = {
   states: JaxArray;
   valid: JaxArray;
 };
-
-/** Masked mean over L of states [B, L, D] with valid [B, L] -> [B, D]. Consumes both. */
-export function pooledCondition(states: JaxArray, valid: JaxArray): JaxArray {
-  const [B, L] = valid.shape;
-  const w = valid.astype(np.float32).reshape([B, L, 1]);
-  const total = states.mul(w.ref).sum(1); // [B, D]
-  return total.div(np.maximum(w.sum(1), 1)); // an all-padding row pools to 0
-}
 
 /** Predicted velocity [B, H, W, 3]. Consumes p and every input. */
 export function unetForward(c: UNetConfig, p: UNetParams, inp: UNetInputs): JaxArray {

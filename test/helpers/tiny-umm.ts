@@ -42,7 +42,14 @@ export async function writeTinyUmm(
     ummConfig({
       encoder,
       backbone: { dim: 16, depth: 1, heads: 2, mlpRatio: 1, maxLen: 64 },
-      flow: { channels: [8, 16], embDim: 16, heads: 2, groups: 4, sampleSteps: 2 },
+      generator: {
+        family: "flow",
+        channels: [8, 16],
+        embDim: 16,
+        heads: 2,
+        groups: 4,
+        sampleSteps: 2,
+      },
       sequence: { conditionLen: o.conditionLen ?? 64, textLen: 32 },
       data: { numCategories: o.numCategories ?? 6 },
     }),

@@ -28,9 +28,10 @@ import { RECON_TEMPLATES, SINGLE_TEMPLATE } from "../../src/train/templates.ts";
 import { assembleBatch, featureRows } from "../../src/umm/batch.ts";
 import { VaeFeatureSource } from "../../src/umm/features.ts";
 import { loadUmm, readUmmConfig } from "../../src/umm/infer.ts";
-import { familyOf, loadUmmParams, ummTask } from "../../src/umm/model.ts";
+import { loadUmmParams, ummTask } from "../../src/umm/model.ts";
 import { IMAGE, NULL_PROMPT } from "../../src/umm/sequence.ts";
 import { renderImage, sampleScene, WorldRng, worldCategories } from "../../src/world/index.ts";
+import { batchContext } from "../helpers/batch-context.ts";
 import { writeTinyUmm } from "../helpers/tiny-umm.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "reca-align-"));
@@ -64,12 +65,7 @@ async function reconBatch(over: Record<string, unknown>, n: number, seed: string
   const gen = rows.genRows(rng, n);
   const encoder = loadUnderstandingEncoder(tiny.encoder);
   const tok = Tokenizer.world(cfg.backbone.vocabVersion);
-  const hb = await assembleBatch(
-    { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
-    gen,
-    null,
-    rng,
-  );
+  const hb = await assembleBatch(batchContext(cfg, tok, encoder), gen, null, rng);
   const blank = gen[0].target;
   const direct = await featureRows(
     encoder,
@@ -101,9 +97,9 @@ describe("RecA rows", () => {
       // Slot k of the row reads feature row k, which is the encoder's feature of the target.
       const feats = hb.g_feats.data.slice(b * R * F, (b + 1) * R * F);
       expect(Array.from(feats)).toEqual(Array.from(direct.data.slice(b * R * F, (b + 1) * R * F)));
-      const img = hb.target.data.slice(b * 32 * 32 * 3, (b + 1) * 32 * 32 * 3);
+      const img = hb.f_target.data.slice(b * 32 * 32 * 3, (b + 1) * 32 * 32 * 3);
       expect(img[100]).toBeCloseTo(r.target.data[100] * 2 - 1, 6);
-      expect(hb.has_source.data[b]).toBe(0);
+      expect(hb.f_has_source.data[b]).toBe(0);
     });
     // Templates are drawn per sample: 8 rows use several different ones.
     const texts = new Set(gen.map((r) => JSON.stringify(r.parts)));
@@ -380,13 +376,7 @@ describe("RecA training", () => {
     const source = VaeFeatureSource.load(vaeDir);
     const text = new PretrainData(cfg);
     const hb = await assembleBatch(
-      {
-        cfg,
-        tokenizer: Tokenizer.world(),
-        encoder,
-        family: familyOf(cfg),
-        conditionSource: source,
-      },
+      { ...batchContext(cfg, Tokenizer.world(), encoder), conditionSource: source },
       rows.genRows(rng, 2),
       text.textRows(rng, 2),
       rng,

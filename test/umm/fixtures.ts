@@ -38,7 +38,8 @@ export function tinyUmmConfig(
     ummConfig({
       encoder: encoderDir,
       backbone: { dim: 16, depth: 1, heads: 2, mlpRatio: 2, maxLen: 112 },
-      flow: {
+      generator: {
+        family: "flow",
         channels: [8, 16],
         embDim: 16,
         heads: 2,

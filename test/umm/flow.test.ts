@@ -12,7 +12,7 @@ import {
   flowFamily,
   unetConfig,
 } from "../../src/umm/families/flow.ts";
-import type { Condition, FamilyTarget } from "../../src/umm/family.ts";
+import type { Condition, FamilyInputs } from "../../src/umm/family.ts";
 import { unetForward } from "../../src/umm/unet.ts";
 import { host, maxAbsDiff, randn } from "../helpers/gradcheck.ts";
 
@@ -65,24 +65,50 @@ function liven(p: FlowParams, seed = 99): FlowParams {
   return p;
 }
 
-function target(B: number, seed: number, withSource = false): FamilyTarget {
+function target(B: number, seed: number, withSource = false): Omit<FamilyInputs, "cond"> {
   const fam = flowFamily(tiny());
   const noise = toDevice(fam.lossNoise(new Rng(seed), B));
   const has = new Float32Array(B);
   if (withSource) has.fill(1, 0, Math.ceil(B / 2));
   return {
-    target: images(B, seed + 1),
-    source: withSource ? images(B, seed + 2) : np.zeros([B, 32, 32, 3]),
-    hasSource: np.array(has),
+    data: {
+      target: images(B, seed + 1),
+      source: withSource ? images(B, seed + 2) : np.zeros([B, 32, 32, 3]),
+      has_source: np.array(has),
+    },
     noise,
   };
+}
+
+type Opts = { guidance: number; steps: number; seed: number; source?: JaxArray };
+
+/** The family's sampler with flow's options (and an edit source: every row edits). */
+function sample(
+  fam: ReturnType<typeof flowFamily>,
+  p: FlowParams,
+  cond: Condition,
+  nul: Condition,
+  o: Opts,
+) {
+  const B = cond.states.shape[0];
+  const edit = o.source ? { source: o.source, has_source: np.ones([B]) } : undefined;
+  return fam
+    .sample(p, {
+      cond,
+      nullCond: nul,
+      guidance: o.guidance,
+      seed: o.seed,
+      options: { steps: o.steps },
+      ...(edit ? { edit } : {}),
+    })
+    .finally(() => edit?.has_source.dispose());
 }
 
 describe("flow family: loss", () => {
   it("per-row loss [B], finite, ≈ E|ε − x0|² for the zero-initialised net", async () => {
     const fam = flowFamily(tiny());
     const p = fam.init(jaxKey(0));
-    const l = await host(fam.loss(p, condition([3, 5], 5, 1), target(2, 2, true)));
+    const l = await host(fam.loss(p, { cond: condition([3, 5], 5, 1), ...target(2, 2, true) }));
     expect(l.length).toBe(2);
     for (const x of l) {
       expect(Number.isFinite(x)).toBe(true);
@@ -117,7 +143,13 @@ describe("flow family: loss", () => {
       const cond = condition([2, 4], 4, 3);
       const tg = target(2, 4, true);
       const g = grad((q: FlowParams) =>
-        fam.loss(q, { states: cond.states.ref, valid: cond.valid.ref }, tree.ref(tg)).sum(),
+        fam
+          .loss(q, {
+            cond: { states: cond.states.ref, valid: cond.valid.ref },
+            data: tree.ref(tg.data),
+            noise: tree.ref(tg.noise),
+          })
+          .sum(),
       )(p) as ParamTree;
       tree.dispose(tg);
       dispose(cond);
@@ -147,16 +179,11 @@ describe("flow family: loss", () => {
       init: (seed: number) => fam.init(jaxKey(seed)) as unknown as ParamTree,
       loss: (p: ParamTree, b: Batch) =>
         fam
-          .loss(
-            p as unknown as FlowParams,
-            { states: b.states, valid: b.valid },
-            {
-              target: b.target,
-              source: b.source,
-              hasSource: b.hasSource,
-              noise: { eps: b.eps, t: b.t },
-            },
-          )
+          .loss(p as unknown as FlowParams, {
+            cond: { states: b.states, valid: b.valid },
+            data: { target: b.target, source: b.source, has_source: b.hasSource },
+            noise: { eps: b.eps, t: b.t },
+          })
           .mean(),
     };
     const opt = optimConfig({ lr: 1e-2, totalSteps: 100, clipNorm: null, weightDecay: 0 });
@@ -216,13 +243,13 @@ describe("flow family: velocity and sampler", () => {
   it("samples [B,32,32,3] in [-1,1]; deterministic per seed; inputs kept", async () => {
     const cond = condition([3, 4], 4, 20);
     const nul = condition([2, 2], 2, 21);
-    const o = { cfg: 3.5, steps: 3, seed: 7 };
-    const a = await fam.sample(p, cond, nul, o);
+    const o = { guidance: 3.5, steps: 3, seed: 7 };
+    const a = await sample(fam, p, cond, nul, o);
     expect(a.shape).toEqual([B, 32, 32, 3]);
     const ha = await host(a.ref);
     expect(ha.every((x) => x >= -1 && x <= 1)).toBe(true);
-    expect(await maxAbsDiff(a.ref, await fam.sample(p, cond, nul, o))).toBe(0);
-    expect(await maxAbsDiff(a, await fam.sample(p, cond, nul, { ...o, seed: 8 }))).toBeGreaterThan(
+    expect(await maxAbsDiff(a.ref, await sample(fam, p, cond, nul, o))).toBe(0);
+    expect(await maxAbsDiff(a, await sample(fam, p, cond, nul, { ...o, seed: 8 }))).toBeGreaterThan(
       0.1,
     );
     for (const x of [cond.states, cond.valid, nul.states, nul.valid, p.out.w, p.stem.w])
@@ -231,13 +258,13 @@ describe("flow family: velocity and sampler", () => {
     dispose(nul);
   });
 
-  it("cfg 1 is the conditional model alone: the null condition does not matter", async () => {
+  it("guidance 1 is the conditional model alone: the null condition does not matter", async () => {
     const cond = condition([4, 2], 4, 30);
     const nullA = condition([2, 2], 2, 31);
     const nullB = condition([3, 1], 3, 32);
-    const o = { cfg: 1, steps: 2, seed: 3 };
-    const a = await fam.sample(p, cond, nullA, o);
-    expect(await maxAbsDiff(a.ref, await fam.sample(p, cond, nullB, o))).toBe(0);
+    const o = { guidance: 1, steps: 2, seed: 3 };
+    const a = await sample(fam, p, cond, nullA, o);
+    expect(await maxAbsDiff(a.ref, await sample(fam, p, cond, nullB, o))).toBe(0);
     // Euler by hand with the conditional velocity only.
     const rng = new Rng("flow/sample:3");
     const n = new Float32Array(B * 3072);
@@ -256,9 +283,9 @@ describe("flow family: velocity and sampler", () => {
     }
     expect(await maxAbsDiff(a.ref, np.clip(x, -1, 1))).toBeLessThan(1e-5);
     // With guidance the null branch matters.
-    const g = { ...o, cfg: 3 };
-    const ga = await fam.sample(p, cond, nullA, g);
-    expect(await maxAbsDiff(ga, await fam.sample(p, cond, nullB, g))).toBeGreaterThan(1e-3);
+    const g = { ...o, guidance: 3 };
+    const ga = await sample(fam, p, cond, nullA, g);
+    expect(await maxAbsDiff(ga, await sample(fam, p, cond, nullB, g))).toBeGreaterThan(1e-3);
     a.dispose();
     for (const c of [cond, nullA, nullB]) dispose(c);
   });
@@ -267,11 +294,11 @@ describe("flow family: velocity and sampler", () => {
     const cond = condition([3, 3], 3, 40);
     const nul = condition([1, 1], 1, 41);
     const source = images(B, 42);
-    const o = { cfg: 2, steps: 2, seed: 1 };
-    const a = await fam.sample(p, cond, nul, { ...o, source });
+    const o = { guidance: 2, steps: 2, seed: 1 };
+    const a = await sample(fam, p, cond, nul, { ...o, source });
     expect(a.shape).toEqual([B, 32, 32, 3]);
     expect(source.refCount).toBe(1);
-    expect(await maxAbsDiff(a, await fam.sample(p, cond, nul, o))).toBeGreaterThan(1e-3);
+    expect(await maxAbsDiff(a, await sample(fam, p, cond, nul, o))).toBeGreaterThan(1e-3);
     source.dispose();
     dispose(cond);
     dispose(nul);
@@ -279,12 +306,12 @@ describe("flow family: velocity and sampler", () => {
 });
 
 describe("flow config", () => {
-  it("defaults: s2d stem at [64, 112], 20 steps, cfg 3.5; conv stem defaults to [32, 64, 96]", () => {
+  it("defaults: s2d stem at [64, 112], 20 steps, guidance 3.5; conv stem defaults to [32, 64, 96]", () => {
     const c = flowConfig();
     expect(c.stem).toBe("s2d");
     expect(c.channels).toEqual([64, 112]);
     expect(c.sampleSteps).toBe(20);
-    expect(c.cfg).toBe(3.5);
+    expect(c.guidance).toBe(3.5);
     expect(flowConfig({ stem: "conv" }).channels).toEqual([32, 64, 96]);
     expect(() => flowConfig({ channels: [12, 16] })).toThrow(/divisible/);
   });

@@ -11,8 +11,9 @@ import { LocalRunner } from "../../src/engine/runner.ts";
 import { PretrainData, pretrainUmm } from "../../src/train/pretrain.ts";
 import { assembleBatch } from "../../src/umm/batch.ts";
 import { loadUmm } from "../../src/umm/infer.ts";
-import { familyOf, ummTask } from "../../src/umm/model.ts";
+import { ummTask } from "../../src/umm/model.ts";
 import { NULL_PROMPT } from "../../src/umm/sequence.ts";
+import { batchContext } from "../helpers/batch-context.ts";
 import { tinyUmmConfig, writeTinyEncoder } from "./fixtures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "reca-umm-"));
@@ -46,18 +47,13 @@ describe("pretraining batches", () => {
 
     const tok = Tokenizer.world(cfg.backbone.vocabVersion);
     const encoder = loadUnderstandingEncoder(encDir);
-    const hb = await assembleBatch(
-      { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
-      gen,
-      text,
-      rng,
-    );
+    const hb = await assembleBatch(batchContext(cfg, tok, encoder), gen, text, rng);
     encoder.dispose();
     const R = cfg.features.tokens;
     const F = cfg.features.dim;
     expect(hb.g_feats.shape).toEqual([16, R, F]);
     expect(hb.x_feats.shape).toEqual([16, R, F]);
-    expect(hb.target.shape).toEqual([16, 32, 32, 3]);
+    expect(hb.f_target.shape).toEqual([16, 32, 32, 3]);
     expect(hb.n_eps.shape).toEqual([16, 32, 32, 3]);
     expect(hb.n_t.shape).toEqual([16]);
     const L = cfg.sequence.conditionLen;
@@ -68,11 +64,11 @@ describe("pretraining batches", () => {
       ).length;
       expect(slots).toBe(r.features ? R : 0);
       expect(row.some((v) => v !== 0)).toBe(r.features !== undefined);
-      expect(hb.has_source.data[b]).toBe(r.source ? 1 : 0);
+      expect(hb.f_has_source.data[b]).toBe(r.source ? 1 : 0);
     });
     // Targets are the images in [-1, 1].
     const t0 = gen[0].target.data;
-    expect(hb.target.data[5]).toBeCloseTo(t0[5] * 2 - 1, 6);
+    expect(hb.f_target.data[5]).toBeCloseTo(t0[5] * 2 - 1, 6);
     // Every text row has its image's features and at least one answer token.
     for (let b = 0; b < 16; b++) {
       const m = hb.x_mask.data.slice(b * cfg.sequence.textLen, (b + 1) * cfg.sequence.textLen);
@@ -88,7 +84,7 @@ describe("pretraining batches", () => {
     const rng = new Rng(seed);
     try {
       return await assembleBatch(
-        { cfg, tokenizer: tok, encoder, family: familyOf(cfg) },
+        batchContext(cfg, tok, encoder),
         data.genRows(rng, 8),
         data.textRows(rng, 8),
         rng,

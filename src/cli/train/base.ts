@@ -20,8 +20,8 @@ export function register(train: Command): void {
     .action(async (o: TrainCliOptions & { encoder?: string; sheets: boolean }) => {
       const { existsSync } = await import("node:fs");
       const { loadTrainConfig, writeJsonResult, UserError } = await import("../config.ts");
-      const { UmmConfigSchema } = await import("../../umm/config.ts");
-      const { config: cfg } = loadTrainConfig(UmmConfigSchema, o, DEFAULT_CONFIG);
+      const { UmmConfigFileSchema } = await import("../../umm/config-file.ts");
+      const { config: cfg } = loadTrainConfig(UmmConfigFileSchema, o, DEFAULT_CONFIG);
       if (o.encoder !== undefined) cfg.encoder = o.encoder;
       if (!existsSync(cfg.encoder))
         throw new UserError(

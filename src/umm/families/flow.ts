@@ -4,17 +4,23 @@
  *
  *   x_t = (1 − t)·x0 + t·ε,   target v = ε − x0,   t = sigmoid(N(mean, std))  (SD3's logit-normal)
  *   loss = per-row mean of (v̂ − v)²                                          → [B]
- *   sample: Euler from t = 1 (noise) to t = 0, v = v_null + cfg·(v_cond − v_null), clipped to
+ *   sample: Euler from t = 1 (noise) to t = 0, v = v_null + g·(v_cond − v_null), clipped to
  *   [−1, 1]. Guidance runs the conditional and null rows as one batch of 2B per step.
  *
  * Editing is InstructPix2Pix-style (Brooks et al., 2023): the source image and a hasSource plane
  * are extra input channels; the null branch keeps the source and drops only the condition.
+ *
+ * Its data side: targets are the images' pixels in [-1, 1] (`target`), edit inputs the source
+ * image and a 0/1 plane (`source`, `has_source`); its one sampler option is `steps`.
  */
 import { z } from "zod";
 import { blockUntilReady, type JaxArray, jit, numpy as np, tree } from "../../engine/jax.ts";
+import { UnsupportedPrimitiveError } from "../../engine/onnx/rule.ts";
 import { Rng } from "../../engine/rng.ts";
+import { configuredEngine } from "../../engine/runner.ts";
 import type { HostBatch } from "../../engine/train-step.ts";
-import type { Condition, FamilyTarget, GenerationFamily, SampleOptions } from "../family.ts";
+import type { Condition, FamilyInputs, GenerationFamily } from "../family.ts";
+import { signedImages } from "../pixels.ts";
 import {
   checkUNetConfig,
   initUNet,
@@ -22,6 +28,7 @@ import {
   type UNetParams,
   unetForward,
 } from "../unet.ts";
+import { sampleFlowOrt } from "./flow-ort.ts";
 
 const res = z.number().int().positive();
 
@@ -64,9 +71,12 @@ export const FlowConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Euler steps and guidance scale used when a caller gives none (calibration.md: 20, 3.5). */
+    /**
+     * Euler steps and guidance scale used when a caller gives none (the calibration runs of
+     * docs/RESULTS.md: 20 steps, guidance 3.5).
+     */
     sampleSteps: res.default(20),
-    cfg: z.number().min(0).default(3.5),
+    guidance: z.number().min(0).default(3.5),
   })
   .strict()
   .transform((c) => ({
@@ -88,7 +98,9 @@ export function flowConfig(partial: z.input<typeof FlowConfigSchema> = {}): Flow
 }
 
 /** The U-Net's part of the config. */
-export function unetConfig(c: Omit<FlowConfig, "tSampling" | "sampleSteps" | "cfg">): UNetConfig {
+export function unetConfig(
+  c: Omit<FlowConfig, "tSampling" | "sampleSteps" | "guidance">,
+): UNetConfig {
   return {
     image: c.imageSize,
     stem: c.stem,
@@ -108,17 +120,14 @@ export function unetConfig(c: Omit<FlowConfig, "tSampling" | "sampleSteps" | "cf
 export type FlowParams = UNetParams;
 
 /**
- * Per-row flow-matching loss [B]: x0 = target, eps [B, H, W, 3], t [B]. Consumes everything.
+ * Per-row flow-matching loss [B]: x0 = data.target, eps [B, H, W, 3], t [B]. Consumes everything.
  */
-export function flowMatchingLoss(
-  u: UNetConfig,
-  p: FlowParams,
-  cond: Condition,
-  target: FamilyTarget,
-): JaxArray {
-  const { eps, t, ...rest } = target.noise;
+export function flowMatchingLoss(u: UNetConfig, p: FlowParams, inputs: FamilyInputs): JaxArray {
+  const { cond, data } = inputs;
+  const { eps, t, ...rest } = inputs.noise;
   for (const a of Object.values(rest)) a.dispose();
-  const x0 = target.target;
+  const { target: x0, source, has_source: hasSource, ...extra } = data;
+  for (const a of Object.values(extra)) a.dispose();
   const B = x0.shape[0];
   const tb = t.ref.reshape([B, 1, 1, 1]);
   const xt = x0.ref.mul(tb.ref.neg().add(1)).add(eps.ref.mul(tb)); // (1 − t)·x0 + t·ε
@@ -126,8 +135,8 @@ export function flowMatchingLoss(
   const pred = unetForward(u, p, {
     x: xt,
     t,
-    source: target.source,
-    hasSource: target.hasSource,
+    source,
+    hasSource,
     states: cond.states,
     valid: cond.valid,
   });
@@ -151,26 +160,26 @@ function padCondition(cond: Condition, len: number): Condition {
   };
 }
 
-/** Standard-normal noise [n, side, side, 3] from a host seed (same seed → same noise). */
-function initialNoise(seed: number, n: number, side: number): JaxArray {
+/** Standard-normal noise [n, side, side, 3] on the host from a seed (same seed → same noise). */
+function initialNoise(seed: number, n: number, side: number): Float32Array {
   const rng = new Rng(`flow/sample:${seed}`);
   const data = new Float32Array(n * side * side * 3);
   for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-  return np.array(data).reshape([n, side, side, 3]);
+  return data;
 }
 
 /**
  * One Euler step x ← x + dt·v(x, t). With guidance the conditioning arrays carry 2B rows
- * (conditional first, null second) and v = v_null + cfg·(v_cond − v_null); without, B rows and
+ * (conditional first, null second) and v = v_null + g·(v_cond − v_null); without, B rows and
  * v = v_cond. Which one is read from the shapes, so each jit trace is static. Consumes all.
  */
-function eulerStep(
+export function eulerStep(
   u: UNetConfig,
   p: FlowParams,
   x: JaxArray,
   t: JaxArray,
   dt: JaxArray,
-  cfg: JaxArray,
+  guidance: JaxArray,
   source: JaxArray,
   hasSource: JaxArray,
   states: JaxArray,
@@ -192,19 +201,20 @@ function eulerStep(
   if (guided) {
     const vc = v.ref.slice([0, B]);
     const vn = v.slice([B, 2 * B]);
-    vel = vn.ref.add(vc.sub(vn).mul(cfg));
+    vel = vn.ref.add(vc.sub(vn).mul(guidance));
   } else {
-    cfg.dispose();
+    guidance.dispose();
     vel = v;
   }
   return x.add(vel.mul(dt));
 }
 
-export function flowFamily(cfg: FlowConfig): GenerationFamily<FlowParams> {
+export function flowFamily(cfg: FlowConfig): GenerationFamily<FlowParams> & { name: "flow" } {
   const u = unetConfig(cfg);
   const side = cfg.imageSize;
+  let ortUnsupported = false;
   // One jitted step per family; jit re-traces only for a new shape (batch, condition length,
-  // guided or not). Scalars (t, dt, cfg) are traced as weak scalars and never retrace.
+  // guided or not). Scalars (t, dt, guidance) are traced as weak scalars and never retrace.
   const step = jit(
     (
       p: FlowParams,
@@ -222,8 +232,27 @@ export function flowFamily(cfg: FlowConfig): GenerationFamily<FlowParams> {
   return {
     name: "flow",
     conditionDim: cfg.conditionDim,
+    imageSize: side,
+    inSequence: false,
+    sampling: {
+      guidance: cfg.guidance,
+      options: { steps: { default: cfg.sampleSteps, help: "Euler steps" } },
+    },
     init: (key) => initUNet(key, u),
-    loss: (params, cond, target) => flowMatchingLoss(u, params, cond, target),
+    loss: (params, inputs) => flowMatchingLoss(u, params, inputs),
+
+    openData: () => ({
+      targets: async (images) => ({ target: signedImages(images, side) }),
+      editInputs: (sources) => ({
+        source: signedImages(sources, side),
+        has_source: {
+          dtype: "float32",
+          shape: [sources.length],
+          data: Float32Array.from(sources, (s) => (s ? 1 : 0)),
+        },
+      }),
+      dispose: () => {},
+    }),
 
     lossNoise(rng: Rng, n: number): HostBatch {
       const eps = new Float32Array(n * side * side * 3);
@@ -237,11 +266,27 @@ export function flowFamily(cfg: FlowConfig): GenerationFamily<FlowParams> {
       };
     },
 
-    async sample(params, cond, nullCond, o: SampleOptions): Promise<JaxArray> {
+    async sample(params, r): Promise<JaxArray> {
+      const { cond, nullCond } = r;
       const B = cond.states.shape[0];
       if (nullCond.states.shape[0] !== B)
         throw new Error(`flow sample: ${nullCond.states.shape[0]} null rows for ${B} conditions`);
-      const guided = o.cfg !== 1;
+      const steps = r.options.steps;
+      if (!Number.isInteger(steps) || steps < 1)
+        throw new Error(`flow sample: steps must be a positive integer, got ${steps}`);
+      const noise = initialNoise(r.seed, B, side);
+      if (configuredEngine() === "ort" && !ortUnsupported) {
+        // The same step on ONNX Runtime (docs/ENGINE.md); images agree with jax-js to ~1e-5.
+        try {
+          const o = { guidance: r.guidance, steps, ...(r.edit ? { source: r.edit.source } : {}) };
+          return await sampleFlowOrt(u, params, cond, nullCond, o, noise);
+        } catch (e) {
+          if (!(e instanceof UnsupportedPrimitiveError)) throw e;
+          process.stderr.write(`note: ${e.message}; flow samples on jax-js\n`);
+          ortUnsupported = true;
+        }
+      }
+      const guided = r.guidance !== 1;
       let c: Condition = { states: cond.states.ref, valid: cond.valid.ref };
       if (guided) {
         const len = Math.max(cond.valid.shape[1], nullCond.valid.shape[1]);
@@ -255,23 +300,25 @@ export function flowFamily(cfg: FlowConfig): GenerationFamily<FlowParams> {
       const rows = guided ? 2 * B : B;
       let source: JaxArray;
       let hasSource: JaxArray;
-      if (o.source) {
-        source = guided ? np.concatenate([o.source.ref, o.source.ref], 0) : o.source.ref;
-        hasSource = np.ones([rows]);
+      const edit = r.edit;
+      if (edit) {
+        const twice = (a: JaxArray) => (guided ? np.concatenate([a.ref, a.ref], 0) : a.ref);
+        source = twice(edit.source);
+        hasSource = twice(edit.has_source);
       } else {
         source = np.zeros([rows, side, side, 3]);
         hasSource = np.zeros([rows]);
       }
-      let x = initialNoise(o.seed, B, side);
-      for (let k = 0; k < o.steps; k++) {
-        const t = 1 - k / o.steps;
-        const dt = 1 - (k + 1) / o.steps - t; // = −1/steps, from the grid so Σdt = −1 exactly
+      let x = np.array(noise).reshape([B, side, side, 3]);
+      for (let k = 0; k < steps; k++) {
+        const t = 1 - k / steps;
+        const dt = 1 - (k + 1) / steps - t; // = −1/steps, from the grid so Σdt = −1 exactly
         x = step(
           tree.ref(params),
           x,
           t,
           dt,
-          o.cfg,
+          r.guidance,
           source.ref,
           hasSource.ref,
           c.states.ref,
