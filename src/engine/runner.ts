@@ -1,14 +1,24 @@
 /**
  * A runner owns the training state and executes updates. Two implementations
  * share this interface so the training loop never knows which one it drives:
- * - `LocalRunner`: one jax-js instance in this thread; wasm kernels are split
- *   across the kernel worker threads of node-setup.
+ * - `LocalRunner`: one process-local step. On ONNX Runtime by default (jax-js traces and
+ *   differentiates the step, ORT executes it on its intra-op threads, the state stays in ORT
+ *   tensors); `RECA_ENGINE=jax` keeps it on jax-js, whose wasm kernels are split across the
+ *   kernel worker threads of node-setup. A step ORT cannot express (a primitive without an
+ *   ONNX mapping) falls back to jax-js with a note.
  * - `DataParallelRunner` (parallel/): one jax-js instance per worker thread, each
  *   on a shard of the batch, gradients averaged through shared memory.
  */
 
 import type { HostTrainState } from "./checkpoint.ts";
 import { type JaxArray, tree } from "./jax.ts";
+import { UnsupportedPrimitiveError } from "./onnx/rule.ts";
+import {
+  type OrtTrainState,
+  OrtTrainStep,
+  ortStateFromHost,
+  ortStateToHost,
+} from "./onnx/train-step.ts";
 import { initOptState, type OptimConfig } from "./optim.ts";
 import {
   batchSize,
@@ -39,7 +49,8 @@ export async function readParts(
 }
 
 export type Runner = {
-  readonly kind: "local" | "data-parallel";
+  /** "ort": LocalRunner on ONNX Runtime; "local": LocalRunner on jax-js. */
+  readonly kind: "local" | "ort" | "data-parallel";
   /** Threads doing the work. */
   readonly threads: number;
   step(hb: HostBatch, lr: number, step: number): Promise<StepResult>;
@@ -84,10 +95,25 @@ export async function readScalar(a: JaxArray): Promise<number> {
   return (await a.data())[0];
 }
 
+/** Which engine executes a local step: `RECA_ENGINE` ("ort", the default, or "jax"). */
+export type Engine = "ort" | "jax";
+
+export function configuredEngine(): Engine {
+  const raw = process.env.RECA_ENGINE;
+  if (raw === undefined || raw === "" || raw === "ort") return "ort";
+  if (raw === "jax") return "jax";
+  throw new Error(`RECA_ENGINE must be "ort" or "jax", got "${raw}"`);
+}
+
 export class LocalRunner implements Runner {
-  readonly kind = "local" as const;
-  #step: TrainStep;
-  #state: TrainState;
+  #engine: Engine;
+  readonly #task: Task;
+  readonly #cfg: OptimConfig;
+  #step: TrainStep | null = null;
+  #ortStep: OrtTrainStep | null = null;
+  /** Exactly one of the two is set: the state lives on the engine that runs it. */
+  #state: TrainState | null = null;
+  #ort: OrtTrainState | null = null;
 
   constructor(
     task: Task,
@@ -95,14 +121,65 @@ export class LocalRunner implements Runner {
     seed: number,
     readonly microBatchSize: number,
     readonly threads: number,
+    opts: { engine?: Engine } = {},
   ) {
-    this.#step = new TrainStep(task, cfg);
+    this.#task = task;
+    this.#cfg = cfg;
+    this.#engine = opts.engine ?? configuredEngine();
     this.#state = freshState(task, cfg, seed);
+  }
+
+  get kind(): "local" | "ort" {
+    return this.#engine === "ort" ? "ort" : "local";
+  }
+
+  get engine(): Engine {
+    return this.#engine;
+  }
+
+  #jaxStep(): TrainStep {
+    this.#step ??= new TrainStep(this.#task, this.#cfg);
+    return this.#step;
+  }
+
+  /** The state as a jax TrainState (moving it off ORT if it is there). */
+  async #jaxState(): Promise<TrainState> {
+    if (this.#state) return this.#state;
+    if (!this.#ort) throw new Error("LocalRunner: no state");
+    this.#state = stateFromHost(ortStateToHost(this.#ort));
+    this.#ort = null;
+    return this.#state;
+  }
+
+  async #ortState(): Promise<OrtTrainState> {
+    if (this.#ort) return this.#ort;
+    if (!this.#state) throw new Error("LocalRunner: no state");
+    this.#ort = ortStateFromHost(await stateToHost(this.#state));
+    tree.dispose(this.#state);
+    this.#state = null;
+    return this.#ort;
   }
 
   async step(hb: HostBatch, lr: number, step: number): Promise<StepResult> {
     const k = microBatchCount(batchSize(hb), this.microBatchSize);
-    const o = await this.#step.run(this.#state, hb, k, lr, step);
+    if (this.#engine === "ort") {
+      this.#ortStep ??= new OrtTrainStep(this.#task, this.#cfg, this.threads);
+      const state = await this.#ortState();
+      try {
+        const o = await this.#ortStep.run(state, hb, k, lr, step);
+        this.#ort = o.state;
+        const r: StepResult = { loss: o.loss, gradNorm: o.gradNorm };
+        if (o.parts) r.parts = o.parts;
+        return r;
+      } catch (e) {
+        if (!(e instanceof UnsupportedPrimitiveError)) throw e;
+        process.stderr.write(`note: ${e.message}; this run trains on jax-js\n`);
+        this.#engine = "jax";
+        await this.#ortStep.dispose();
+        this.#ortStep = null;
+      }
+    }
+    const o = await this.#jaxStep().run(await this.#jaxState(), hb, k, lr, step);
     this.#state = o.state;
     const r: StepResult = {
       loss: await readScalar(o.loss),
@@ -113,22 +190,30 @@ export class LocalRunner implements Runner {
     return r;
   }
 
-  /** Gradients only (no update), for tests and diagnostics. */
-  gradsOf(hb: HostBatch) {
-    return this.#step.grads(this.#state.params, splitBatch(hb, 1));
+  /** Gradients only (no update), on jax-js, for tests and diagnostics. */
+  async gradsOf(hb: HostBatch) {
+    const state = await this.#jaxState();
+    return this.#jaxStep().grads(state.params, splitBatch(hb, 1));
   }
 
-  getState(): Promise<HostState> {
-    return stateToHost(this.#state);
+  async getState(): Promise<HostState> {
+    if (this.#ort) return ortStateToHost(this.#ort);
+    return stateToHost(this.#state!);
   }
 
   async setState(h: HostState): Promise<void> {
-    tree.dispose(this.#state);
-    this.#state = stateFromHost(h);
+    if (this.#state) tree.dispose(this.#state);
+    this.#state = null;
+    this.#ort = null;
+    if (this.#engine === "ort") this.#ort = ortStateFromHost(h);
+    else this.#state = stateFromHost(h);
   }
 
   async dispose(): Promise<void> {
-    tree.dispose(this.#state);
-    this.#step.dispose();
+    if (this.#state) tree.dispose(this.#state);
+    this.#state = null;
+    this.#ort = null;
+    this.#step?.dispose();
+    await this.#ortStep?.dispose();
   }
 }

@@ -7,6 +7,7 @@
  * attribute (until 18); onnxruntime-node 1.30 runs it.
  */
 import onnxProto from "onnx-proto";
+import type { View } from "./views.ts";
 
 export const { onnx } = onnxProto;
 export const OPSET = 17;
@@ -68,15 +69,27 @@ export class GraphBuilder {
   readonly #inputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #outputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #constCache = new Map<string, string>();
+  readonly #cse = new Map<string, string[]>();
+  /** Which tensors are reorderings of others (views.ts). */
+  readonly views = new Map<string, View>();
   #counter = 0;
 
   fresh(hint = "v"): string {
     return `${hint}${this.#counter++}`;
   }
 
-  /** Appends a node; returns its output names. */
+  /**
+   * Appends a node; returns its output names. Every op reca emits is a pure function of its
+   * inputs, so a node identical to an earlier one (same op, inputs, attributes) is that node:
+   * jax-js's jaxprs recompute values (a jvp and its transpose both form x·x, say), and this
+   * common-subexpression elimination keeps ORT from doing the work twice.
+   */
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs = 1): string[] {
+    const key = `${op}(${inputs.join(",")})${JSON.stringify(attrs)}#${outputs}`;
+    const hit = this.#cse.get(key);
+    if (hit) return hit;
     const outs = Array.from({ length: outputs }, () => this.fresh(op.toLowerCase()));
+    this.#cse.set(key, outs);
     this.#nodes.push({
       opType: op,
       input: inputs,
@@ -143,20 +156,35 @@ export class GraphBuilder {
   /** ONNX op type → node count. */
   opCounts(): Record<string, number> {
     const c: Record<string, number> = {};
-    for (const n of this.#nodes) c[n.opType as string] = (c[n.opType as string] ?? 0) + 1;
+    for (const n of this.#live()) c[n.opType as string] = (c[n.opType as string] ?? 0) + 1;
     return c;
+  }
+
+  /** Nodes some graph output depends on (views leave dead transposes behind). */
+  #live(): onnxProto.onnx.INodeProto[] {
+    const needed = new Set(this.#outputs.map((o) => o.name as string));
+    const keep: boolean[] = new Array(this.#nodes.length).fill(false);
+    for (let i = this.#nodes.length - 1; i >= 0; i--) {
+      const n = this.#nodes[i];
+      if (!(n.output ?? []).some((o) => needed.has(o))) continue;
+      keep[i] = true;
+      for (const x of n.input ?? []) needed.add(x);
+    }
+    return this.#nodes.filter((_, i) => keep[i]);
   }
 
   /** The serialized ModelProto. */
   encode(name = "reca"): Uint8Array {
+    const nodes = this.#live();
+    const used = new Set(nodes.flatMap((n) => n.input ?? []));
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: "reca",
       opsetImport: [{ domain: "", version: OPSET }],
       graph: {
         name,
-        node: this.#nodes,
-        initializer: this.#inits,
+        node: nodes,
+        initializer: this.#inits.filter((t) => used.has(t.name as string)),
         input: this.#inputs,
         output: this.#outputs,
       },

@@ -36,6 +36,8 @@ export type OrtFunctionOptions = {
   threads?: number;
   /** How conv2d is traced (default "lax": ONNX Conv). */
   conv?: ConvLowering;
+  /** Write ORT's per-node profile (chrome trace JSON) with this file prefix (diagnostics). */
+  profile?: string;
 };
 
 /** ORT intra-op threads: `RECA_ORT_THREADS`, else the engine's thread count. */
@@ -48,8 +50,12 @@ export function ortThreads(): number {
   return n;
 }
 
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  threads: number,
+  profile?: string,
+): ort.InferenceSession.SessionOptions {
   return {
+    ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
@@ -124,7 +130,7 @@ export class OrtFunction {
     const t1 = performance.now();
     const session = await ort.InferenceSession.create(
       program.model,
-      sessionOptions(this.opts.threads ?? ortThreads()),
+      sessionOptions(this.opts.threads ?? ortThreads(), this.opts.profile),
     );
     return { program, session, treedef, traceMs: t1 - t0, sessionMs: performance.now() - t1 };
   }
@@ -144,6 +150,11 @@ export class OrtFunction {
     const res = await c.session.run(feeds);
     const outs = c.program.outputs.map((o) => res[o.name]);
     return tree.unflatten(c.treedef as any, outs as any);
+  }
+
+  /** Stop profiling every session (writes the profile files). */
+  async endProfiling(): Promise<void> {
+    for (const p of this.#cache.values()) (await p).session.endProfiling();
   }
 
   /** Release every session. */

@@ -7,10 +7,11 @@
  * before anything runs: never a silently wrong program.
  */
 import type { ClosedJaxpr, Jaxpr } from "../jax.ts";
+import { type Activation, activationOf } from "./activations.ts";
 import { type DType, GraphBuilder } from "./graph.ts";
 import { conversionRules } from "./ops/index.ts";
 import { type Aval, UnsupportedPrimitiveError } from "./rule.ts";
-import { cast, full, materialize, type Val } from "./value.ts";
+import { broadcastShapes, cast, full, materialize, type Val } from "./value.ts";
 
 export type TensorSpec = { name: string; shape: number[]; dtype: DType };
 
@@ -39,13 +40,27 @@ function constBytes(c: { dataSync(): ArrayBufferView; ref: any; dtype: string })
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
+type Eqn = Jaxpr["eqns"][number];
+/** A lowered activation's residuals, computed only if something else reads them. */
+type Deferred = { eqn: Eqn; x: Val; base: string; residuals: number; act: Activation };
+
 class Translator {
   readonly g = new GraphBuilder();
   readonly env = new Map<unknown, Val>();
+  readonly deferred = new Map<unknown, Deferred>();
   readonly counts: Record<string, number> = {};
 
   read(a: Atom): Val {
     if (isVar(a)) {
+      const d = this.deferred.get(a);
+      if (d) {
+        // Someone needs the residuals themselves: translate the peval jit as written.
+        for (const b of d.eqn.outBinders) this.deferred.delete(b);
+        this.inline(
+          d.eqn,
+          d.eqn.inputs.map((i) => this.read(i)),
+        );
+      }
       const v = this.env.get(a);
       if (!v) throw new Error(`onnx: jaxpr variable ${a.toString()} used before definition`);
       return v;
@@ -54,21 +69,81 @@ class Translator {
     return full(this.g.constant(dtype, [a.value], []), [], dtype);
   }
 
+  inline(eqn: Eqn, ins: Val[]): void {
+    const inner = eqn.params.jaxpr as Jaxpr;
+    inner.inBinders.forEach((b, i) => {
+      this.env.set(b, ins[i]);
+    });
+    this.run(inner);
+    inner.outs.forEach((o, i) => {
+      this.env.set(eqn.outBinders[i], this.read(o));
+    });
+  }
+
+  /** A named activation jit (activations.ts) as closed forms; false when it is not one. */
+  lowerActivation(eqn: Eqn): boolean {
+    const name = String(eqn.params.name);
+    const m = /^(.*?)(_jvp_peval|_jvp_resid_t)?$/.exec(name);
+    const base = m?.[1] ?? name;
+    const act = activationOf(base, eqn.params.jaxpr);
+    if (!act) return false;
+    const float = (v: { aval: { dtype: string } }) => ["float32", "float64"].includes(v.aval.dtype);
+    if (!eqn.outBinders.every(float)) return false;
+    const g = this.g;
+    const apply = (x: Val, name: string, shape: number[]): Val => ({
+      name,
+      shape: [...shape],
+      actual: [...x.actual],
+      dtype: x.dtype,
+    });
+    const kind = m?.[2];
+    if (kind === undefined) {
+      if (eqn.inputs.length !== 1 || eqn.outBinders.length !== 1) return false;
+      const x = this.read(eqn.inputs[0]);
+      this.env.set(eqn.outBinders[0], apply(x, act.f(g, x.name, x.dtype), x.shape));
+      return true;
+    }
+    if (kind === "_jvp_peval") {
+      if (eqn.inputs.length !== 1) return false;
+      const x = this.read(eqn.inputs[0]);
+      const [y, ...res] = eqn.outBinders;
+      if (y.aval.shape.join() !== x.shape.join()) return false;
+      this.env.set(y, apply(x, act.f(g, x.name, x.dtype), x.shape));
+      for (const r of res) this.deferred.set(r, { eqn, x, base, residuals: res.length, act });
+      return true;
+    }
+    // _jvp_resid_t: (residuals…, ct) → ct · f′(x), when the residuals are a lowered peval's
+    // (whose activation decides f: the transposed jaxpr no longer shows gelu's erf).
+    const res = eqn.inputs.slice(0, -1);
+    const ds = res.map((r) => (isVar(r) ? this.deferred.get(r) : undefined));
+    const d = ds[0];
+    if (!d || d.base !== base || d.residuals !== res.length || ds.some((e) => e?.eqn !== d.eqn))
+      return false;
+    const ct = this.read(eqn.inputs[eqn.inputs.length - 1]);
+    const dx = g.op("Mul", [ct.name, d.act.df(g, d.x.name, d.x.dtype)]);
+    const shape = eqn.outBinders[0].aval.shape;
+    this.env.set(eqn.outBinders[0], {
+      name: dx,
+      shape: [...shape],
+      actual: broadcastShapes(ct.actual, d.x.actual),
+      dtype: ct.dtype,
+    });
+    this.counts[`${base} (closed form)`] = (this.counts[`${base} (closed form)`] ?? 0) + 1;
+    return true;
+  }
+
   run(jaxpr: Jaxpr): void {
     for (const eqn of jaxpr.eqns) {
       const prim = String(eqn.primitive);
-      const ins = eqn.inputs.map((a) => this.read(a));
       if (prim === "jit") {
-        const inner = eqn.params.jaxpr as Jaxpr;
-        inner.inBinders.forEach((b, i) => {
-          this.env.set(b, ins[i]);
-        });
-        this.run(inner);
-        inner.outs.forEach((o, i) => {
-          this.env.set(eqn.outBinders[i], this.read(o));
-        });
+        if (!this.lowerActivation(eqn))
+          this.inline(
+            eqn,
+            eqn.inputs.map((a) => this.read(a)),
+          );
         continue;
       }
+      const ins = eqn.inputs.map((a) => this.read(a));
       const rule = conversionRules[prim];
       if (!rule) throw new UnsupportedPrimitiveError(prim);
       this.counts[prim] = (this.counts[prim] ?? 0) + 1;

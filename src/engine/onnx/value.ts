@@ -6,6 +6,7 @@
  * real extents (reshape, pad, concatenate, outputs) expands just the dimensions it needs.
  */
 import { type DType, elemType, type GraphBuilder } from "./graph.ts";
+import { readInOrder, recordView } from "./views.ts";
 
 export type Val = { name: string; shape: number[]; actual: number[]; dtype: DType };
 
@@ -34,18 +35,22 @@ export function cast(g: GraphBuilder, v: Val, dtype: DType): Val {
 export function reshape(g: GraphBuilder, v: Val, shape: number[]): Val {
   const m = materialize(g, v);
   if (shape.length === m.shape.length && shape.every((d, i) => d === m.shape[i])) return m;
-  return full(g.op("Reshape", [m.name, g.ints(shape)]), shape, m.dtype);
+  const name = g.op("Reshape", [m.name, g.ints(shape)]);
+  const nz = (xs: number[]) => xs.filter((d) => d !== 1).join(",");
+  if (nz(shape) === nz(m.actual)) recordView(g, name, m, null);
+  return full(name, shape, m.dtype);
 }
 
-/** Permute axes (lazy dimensions stay lazy). */
+/**
+ * Permute axes (lazy dimensions stay lazy). A permutation that keeps the data's order (it only
+ * moves size-1 axes, or undoes the transpose this value is a view of) is a Reshape, not a copy.
+ */
 export function transpose(g: GraphBuilder, v: Val, perm: number[]): Val {
   if (perm.every((p, i) => p === i)) return v;
-  return {
-    name: g.op("Transpose", [v.name], { perm }),
-    shape: perm.map((p) => v.shape[p]),
-    actual: perm.map((p) => v.actual[p]),
-    dtype: v.dtype,
-  };
+  const actual = perm.map((p) => v.actual[p]);
+  const name = readInOrder(g, v, perm, actual) ?? g.op("Transpose", [v.name], { perm });
+  recordView(g, name, v, perm);
+  return { name, shape: perm.map((p) => v.shape[p]), actual, dtype: v.dtype };
 }
 
 /** Unsqueeze new size-1 axes at output positions `axes` (sorted ascending). */
@@ -57,7 +62,9 @@ export function unsqueeze(g: GraphBuilder, v: Val, axes: number[]): Val {
     shape.splice(a, 0, 1);
     actual.splice(a, 0, 1);
   }
-  return { name: g.op("Unsqueeze", [v.name, g.ints(axes)]), shape, actual, dtype: v.dtype };
+  const name = g.op("Unsqueeze", [v.name, g.ints(axes)]);
+  recordView(g, name, v, null);
+  return { name, shape, actual, dtype: v.dtype };
 }
 
 /** Static slice [starts, ends) with steps on `axes` (a no-op slice is skipped). */

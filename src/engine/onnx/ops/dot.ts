@@ -8,7 +8,8 @@
  */
 import type { GraphBuilder } from "../graph.ts";
 import { castAll, type Rule } from "../rule.ts";
-import { materialize, reshape, transpose, unsqueeze, type Val } from "../value.ts";
+import { materialize, transpose, unsqueeze, type Val } from "../value.ts";
+import { readInOrder } from "../views.ts";
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -21,8 +22,8 @@ function dot(g: GraphBuilder, x0: Val, y0: Val, outShape: number[]): Val {
       Array.from({ length: r - v.shape.length }, (_, i) => i),
     );
   // A contraction axis that is itself broadcast must be real on both sides.
-  let x = materialize(g, lift(x0), [r - 1]);
-  let y = materialize(g, lift(y0), [r - 1]);
+  const x = materialize(g, lift(x0), [r - 1]);
+  const y = materialize(g, lift(y0), [r - 1]);
   const K = x.shape[r - 1];
   const kind = outShape.map((n, i) => {
     const [a, b] = [x.actual[i], y.actual[i]];
@@ -34,29 +35,50 @@ function dot(g: GraphBuilder, x0: Val, y0: Val, outShape: number[]): Val {
   const [Bd, Md, Nd, Td] = [axes("B"), axes("M"), axes("N"), axes("T")];
   const size = (ds: number[]) => prod(ds.map((d) => outShape[d]));
   const [nB, nM, nN] = [size(Bd), size(Md), size(Nd)];
-  // x -> [B, M, K] and y -> [B, N, K]: the other side's axes are 1 on each, so they vanish.
-  x = transpose(g, x, [...Bd, ...Md, ...Nd, ...Td, r - 1]);
-  y = transpose(g, y, [...Bd, ...Nd, ...Md, ...Td, r - 1]);
+  const K1 = r - 1;
+  const gemm = nB === 1 && (x.dtype === "float32" || x.dtype === "float64");
+  const dims = (a: number, b: number) => (gemm ? [a, b] : [nB, a, b]);
+  // Each side as [B, n, K] (natural) or [B, K, n] (swapped) — the other side's axes are 1 here
+  // and vanish — read in place when the data already has one of those orders (views.ts).
+  const side = (v: Val, own: number[], n: number) => {
+    const natural = readInOrder(g, v, [...Bd, ...own, K1], dims(n, K));
+    if (natural) return { name: natural, swapped: false };
+    const swapped = readInOrder(g, v, [...Bd, K1, ...own], dims(K, n));
+    if (swapped) return { name: swapped, swapped: true };
+    const t = transpose(g, v, [...Bd, ...own, K1]);
+    return { name: g.op("Reshape", [t.name, g.ints(dims(n, K))]), swapped: false };
+  };
+  const xs = side(x, [...Md, ...Nd, ...Td], nM);
+  const ys = side(y, [...Nd, ...Md, ...Td], nN);
   let out: string;
-  const isF = x.dtype === "float32" || x.dtype === "float64";
-  if (nB === 1 && isF) {
-    const xm = reshape(g, { ...x, shape: x.actual }, [nM, K]);
-    const ym = reshape(g, { ...y, shape: y.actual }, [nN, K]);
-    out = g.op("Gemm", [xm.name, ym.name], { transB: 1 });
+  if (gemm) {
+    out = g.op("Gemm", [xs.name, ys.name], {
+      transA: xs.swapped ? 1 : 0,
+      transB: ys.swapped ? 0 : 1,
+    });
   } else {
-    const xm = reshape(g, { ...x, shape: x.actual }, [nB, nM, K]);
-    const ym = reshape(g, { ...y, shape: y.actual }, [nB, nN, K]);
-    const yt = g.op("Transpose", [ym.name], { perm: [0, 2, 1] });
-    out = g.op("MatMul", [xm.name, yt]);
+    // ORT fuses a last-two-axes Transpose into its MatMul (FusedMatMul).
+    const swap = (n: string) => g.op("Transpose", [n], { perm: [0, 2, 1] });
+    out = g.op("MatMul", [
+      xs.swapped ? swap(xs.name) : xs.name,
+      ys.swapped ? ys.name : swap(ys.name),
+    ]);
   }
   // [B, M, N] -> the output axes, trivial ones as size 1.
   const order = [...Bd, ...Md, ...Nd, ...Td];
-  const dims = order.map((d) => (kind[d] === "T" ? 1 : outShape[d]));
-  const split = g.op("Reshape", [out, g.ints(dims)]);
-  const perm = outShape.map((_, i) => order.indexOf(i));
-  const name = perm.every((p, i) => p === i) ? split : g.op("Transpose", [split], { perm });
-  const actual = outShape.map((n, i) => (kind[i] === "T" ? 1 : n));
-  return { name, shape: [...outShape], actual, dtype: x.dtype };
+  const outDims = order.map((d) => (kind[d] === "T" ? 1 : outShape[d]));
+  const split: Val = {
+    name: g.op("Reshape", [out, g.ints(outDims)]),
+    shape: order.map((d) => outShape[d]),
+    actual: outDims,
+    dtype: x.dtype,
+  };
+  // A transpose the next consumer may read through (views.ts).
+  return transpose(
+    g,
+    split,
+    outShape.map((_, i) => order.indexOf(i)),
+  );
 }
 
 export const dotRules: Record<string, Rule> = {

@@ -3,6 +3,7 @@ import type { Rule } from "../rule.ts";
 import { convRules } from "./conv.ts";
 import { dotRules } from "./dot.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { gatherRules } from "./gather.ts";
 import { reduceRules } from "./reduce.ts";
 import { structuralRules } from "./structural.ts";
 
@@ -12,4 +13,5 @@ export const conversionRules: Record<string, Rule> = {
   ...reduceRules,
   ...dotRules,
   ...convRules,
+  ...gatherRules,
 };

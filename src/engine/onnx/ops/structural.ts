@@ -6,6 +6,7 @@
 import type { GraphBuilder } from "../graph.ts";
 import { type Rule, UnsupportedPrimitiveError } from "../rule.ts";
 import { materialize, slice, transpose, unsqueeze, type Val } from "../value.ts";
+import { recordView } from "../views.ts";
 
 type Group = { ins: number[]; outs: number[] };
 
@@ -54,7 +55,11 @@ function reshapeRule(g: GraphBuilder, x: Val, shape: number[]): Val {
   }
   const m = materialize(g, x, expand);
   const same = m.actual.length === actual.length && m.actual.every((d, i) => d === actual[i]);
-  const name = same ? m.name : g.op("Reshape", [m.name, g.ints(actual)]);
+  if (same) return { name: m.name, shape: [...shape], actual, dtype: x.dtype };
+  const name = g.op("Reshape", [m.name, g.ints(actual)]);
+  // Only size-1 axes come or go: the data keeps its order (views.ts).
+  if (expand.length === 0 && groups.every((gr) => gr.ins.length === 1 && gr.outs.length === 1))
+    recordView(g, name, m, null);
   return { name, shape: [...shape], actual, dtype: x.dtype };
 }
 
