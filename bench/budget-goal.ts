@@ -14,11 +14,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig } from "../src/cli/config.ts";
 import { type DemoResult, runDemo } from "../src/demo/run.ts";
-import { atomicWriteFile } from "../src/engine/fsutil.ts";
 import { meanStd } from "../src/experiment/table.ts";
 import { PostTrainConfigSchema } from "../src/train/reca.ts";
+import { loadConfig } from "../src/util/config.ts";
+import { atomicWriteFile } from "../src/util/fsutil.ts";
 import { provenance } from "../src/util/provenance.ts";
 import { benchArgs } from "./util.ts";
 

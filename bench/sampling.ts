@@ -7,10 +7,10 @@
  *     [--steps N] [--json FILE]
  */
 import os from "node:os";
-import { atomicWriteFile } from "../src/engine/fsutil.ts";
 import { initEngine } from "../src/engine/jax.ts";
 import { generateMany } from "../src/sample/batched.ts";
 import { loadUmm } from "../src/umm/infer.ts";
+import { atomicWriteFile } from "../src/util/fsutil.ts";
 import { worldCategories } from "../src/world/vocab.ts";
 import { benchArgs, cpuSnapshot, otherLoad } from "./util.ts";
 

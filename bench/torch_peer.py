@@ -110,7 +110,7 @@ class UNet(nn.Module):
         a = t[:, None] * 1000.0 * freqs[None]
         return torch.cat([a.sin(), a.cos()], dim=-1)
 
-    def loss(self, x, t, ctx, v):
+    def velocity(self, x, t, ctx):
         c = self.t2(F.silu(self.t1(self.timestep(t)))) + self.pool(ctx.mean(1))
         s32 = self.r32a(self.stem(x), c)
         s16 = self.r16a(self.down1(s32), c)
@@ -119,7 +119,10 @@ class UNet(nn.Module):
         h = self.r8b(torch.cat([h, s8], 1), c)
         h = self.r16b(torch.cat([self.up1(F.interpolate(h, scale_factor=2.0)), s16], 1), c)
         h = self.r32b(torch.cat([self.up2(F.interpolate(h, scale_factor=2.0)), s32], 1), c)
-        return F.mse_loss(self.out(F.silu(self.out_gn(h))), v)
+        return self.out(F.silu(self.out_gn(h)))
+
+    def loss(self, x, t, ctx, v):
+        return F.mse_loss(self.velocity(x, t, ctx), v)
 
 
 def time_steps(model, batch, steps, warmup):
@@ -144,6 +147,21 @@ def time_steps(model, batch, steps, warmup):
     return {"ms": times[len(times) // 2], "params": sum(p.numel() for p in model.parameters())}
 
 
+def time_forward(model, inputs, steps, warmup):
+    """The sampler's forward: velocity only, no autograd (torch.no_grad, eval mode)."""
+    model.eval()
+    with torch.no_grad():
+        for _ in range(warmup):
+            model.velocity(*inputs)
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            model.velocity(*inputs)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"ms": times[len(times) // 2], "params": sum(p.numel() for p in model.parameters())}
+
+
 def matmul_gflops(n, reps=10):
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
@@ -157,7 +175,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--only", default="transformer,unet,matmul")
+    ap.add_argument("--only", default="transformer,unet,unet_forward,matmul")
+    ap.add_argument("--forward-batch", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -170,6 +189,10 @@ def main():
         b = 32
         batch = (torch.randn(b, 3, 32, 32), torch.rand(b), torch.randn(b, 16, 128), torch.randn(b, 3, 32, 32))
         out["unet"] = time_steps(UNet(), batch, args.steps, 2)
+    if "unet_forward" in only:
+        b = args.forward_batch
+        inputs = (torch.randn(b, 3, 32, 32), torch.rand(b), torch.randn(b, 16, 128))
+        out["unet_forward"] = time_forward(UNet(), inputs, args.steps, 2)
     if "matmul" in only:
         out["matmul"] = {str(n): matmul_gflops(n) for n in (256, 512, 1024)}
     print(json.dumps(out))

@@ -4,7 +4,7 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { atomicWriteFile } from "../src/engine/fsutil.ts";
+import { atomicWriteFile } from "../src/util/fsutil.ts";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 

@@ -6,9 +6,9 @@
  *   npx tsx bench/diagnostics/condition-alignment.ts --models A,B,... [--batches 12] [--json FILE]
  */
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
-import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { type ConditionAlignment, conditionAlignment } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/config-file.ts";
+import { atomicWriteFile } from "../../src/util/fsutil.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, modelDirsOrExit } from "../util.ts";
 

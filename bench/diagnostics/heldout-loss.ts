@@ -7,7 +7,6 @@
  *     [--batches 16] [--cache runs/heldout] [--json FILE]
  */
 import { benchmarkExclusion } from "../../src/bench/exclusion.ts";
-import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import {
   HELDOUT_KINDS,
   type HeldoutResult,
@@ -16,6 +15,7 @@ import {
   promptGain,
 } from "../../src/train/heldout.ts";
 import { readUmmConfig } from "../../src/umm/config-file.ts";
+import { atomicWriteFile } from "../../src/util/fsutil.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, cachedForModel, modelDirsOrExit } from "../util.ts";
 

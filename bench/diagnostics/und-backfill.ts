@@ -13,8 +13,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { evalUnd, type UndResult } from "../../src/bench/eval.ts";
 import { progressFactory } from "../../src/cli/model-options.ts";
-import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { loadUmm } from "../../src/umm/infer.ts";
+import { atomicWriteFile } from "../../src/util/fsutil.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, cachedForModel } from "../util.ts";
 

@@ -14,8 +14,8 @@
 import { evalUnd, type UndResult } from "../../src/bench/eval.ts";
 import { undPairedDelta, VQA_TYPES } from "../../src/bench/und/index.ts";
 import { progressFactory } from "../../src/cli/model-options.ts";
-import { atomicWriteFile } from "../../src/engine/fsutil.ts";
 import { loadUmm } from "../../src/umm/infer.ts";
+import { atomicWriteFile } from "../../src/util/fsutil.ts";
 import { provenance } from "../../src/util/provenance.ts";
 import { benchArgs, cachedForModel, modelDirsOrExit } from "../util.ts";
 

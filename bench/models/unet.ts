@@ -1,5 +1,5 @@
 /**
- * The bench's reference U-Net: the calibration U-Net of shared/reference/calibration.md and
+ * The bench's reference U-Net: the calibration U-Net of docs/DESIGN.md, "Calibration" and
  * `UNet` in bench/torch_peer.py, built from src/engine/nn blocks. NHWC throughout.
  *
  *   c = MLP_silu(timestep(t * 1000)) + Linear(mean_s ctx)           conditioning [B, E]

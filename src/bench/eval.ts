@@ -11,7 +11,6 @@
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { atomicWriteFile } from "../engine/fsutil.ts";
 import {
   answerMany,
   DEFAULT_ANSWER_TOKENS,
@@ -21,6 +20,7 @@ import {
   type InferenceModel,
   type SamplingOptions,
 } from "../sample/batched.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import { type RgbImage, renderImage } from "../world/render.ts";
 import { worldCategories } from "../world/vocab.ts";
 import { DPG_IMAGES_PER_PROMPT, DPG_SEED, dpgPromptSet, dpgSuite } from "./dpg/index.ts";

@@ -9,25 +9,22 @@
  *   ratio × its ground-truth score. Target ≥ 0.95 (issue 4);
  * - VQ: codebook usage (fraction of codes used, perplexity) on the held-out renders.
  */
-import { genevalPromptSet, genevalSuite } from "../bench/geneval/index.ts";
-import type { Detector } from "../bench/judge/types.ts";
-import {
-  type BenchSuite,
-  groundTruthEntries,
-  type ImageEntry,
-  scoreEntries,
-} from "../bench/layout.ts";
-import type { RgbImage } from "../world/render.ts";
-import { renderImage } from "../world/render.ts";
-import type { Tokenizer } from "./tokenizer.ts";
+
+import type { Tokenizer } from "../encoders/tokenizer.ts";
 import {
   heldOutImages,
   meanPsnr,
   reconstructImages,
   tokenizerPool,
   tokensOf,
-} from "./tokenizer-data.ts";
-import { codebookUsage } from "./vq.ts";
+} from "../encoders/tokenizer-data.ts";
+import { codebookUsage } from "../encoders/vq.ts";
+import type { RgbImage } from "../world/render.ts";
+import { renderImage } from "../world/render.ts";
+import { benchmarkExclusion } from "./exclusion.ts";
+import { genevalPromptSet, genevalSuite } from "./geneval/index.ts";
+import type { Detector } from "./judge/types.ts";
+import { type BenchSuite, groundTruthEntries, type ImageEntry, scoreEntries } from "./layout.ts";
 
 export type TokenizerEvalOptions = {
   /** Held-out images for PSNR / usage. */
@@ -81,7 +78,7 @@ export async function evaluateTokenizer(
 ): Promise<TokenizerEvalResult> {
   const t0 = performance.now();
   const cfg = tok.config;
-  const pool = tokenizerPool(cfg.data);
+  const pool = tokenizerPool(cfg.data, benchmarkExclusion(cfg.data.numCategories));
   const held = heldOutImages(pool, cfg.data, o.n);
   const tr = performance.now();
   const heldRecon = await reconstructImages(tok, held);

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .action(async (o: AlignCliOptions) => {
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
-      const { loadTrainConfig, writeJsonResult, UserError } = await import("./config.ts");
+      const { loadTrainConfig, writeJsonResult, UserError } = await import("../util/config.ts");
       if (o.pool !== undefined && o.pool !== "world")
         throw new UserError(`--pool must be "world" (or use --images DIR), got "${o.pool}"`);
       if (o.pool !== undefined && o.images !== undefined)

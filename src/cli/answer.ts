@@ -3,7 +3,7 @@
  * Prints the answer on stdout. "describe the image in detail." asks for a dense description.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { addModelOptions, type ModelCliOptions } from "./model-options.ts";
 import { intOption } from "./options.ts";
 

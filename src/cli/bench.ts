@@ -8,7 +8,7 @@
  * Heavy imports live inside the action handler.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption } from "./options.ts";
 
 const SUITES = ["geneval", "dpg", "edit"] as const;
@@ -124,8 +124,8 @@ async function runBench(name: SuiteName, o: BenchOptions): Promise<void> {
   const { createOracle } = await import("../bench/oracle.ts");
   const { controlEntries, CONTROL_SEED } = await import("../bench/controls.ts");
   const { renderImage } = await import("../world/render.ts");
-  const { atomicWriteFile } = await import("../engine/fsutil.ts");
-  const { writeJsonResult } = await import("./config.ts");
+  const { atomicWriteFile } = await import("../util/fsutil.ts");
+  const { writeJsonResult } = await import("../util/config.ts");
   const { createProgress } = await import("../train/progress.ts");
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const wrap = async <T>(f: () => T | Promise<T>): Promise<T> => {

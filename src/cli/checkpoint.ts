@@ -1,6 +1,6 @@
 /** `reca checkpoint inspect|export`: look inside checkpoint directories. */
 import type { Command } from "commander";
-import { writeJsonResult } from "./config.ts";
+import { writeJsonResult } from "../util/config.ts";
 
 export function register(program: Command): void {
   const cmd = program.command("checkpoint").description("inspect or export checkpoint directories");

@@ -71,7 +71,7 @@ export function register(program: Command): void {
     .option("--parallel <mode>", "data (worker replicas, the default) or kernel")
     .action(async (o: DemoCliOptions) => {
       const { existsSync } = await import("node:fs");
-      const { loadConfig, writeJsonResult, UserError } = await import("./config.ts");
+      const { loadConfig, writeJsonResult, UserError } = await import("../util/config.ts");
       if (o.parallel !== undefined && o.parallel !== "data" && o.parallel !== "kernel")
         throw new UserError(`--parallel must be data or kernel, got "${o.parallel}"`);
       if (o.resume && o.force) throw new UserError("give --resume or --force, not both");

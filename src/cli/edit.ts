@@ -4,7 +4,7 @@
  * contact sheet, as in `reca generate`.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import {
   addModelOptions,
   addSamplingOptions,

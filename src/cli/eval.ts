@@ -6,7 +6,7 @@
  * --seed is the sampling seed.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import {
   addModelOptions,
   addSamplingOptions,
@@ -72,7 +72,7 @@ export function register(program: Command): void {
     const { loadJudgeDetector } = await import("./bench.ts");
     const { evalModel, formatEvalTable } = await import("../bench/eval.ts");
     const { LayoutError } = await import("../bench/layout.ts");
-    const { writeJsonResult } = await import("./config.ts");
+    const { writeJsonResult } = await import("../util/config.ts");
     // The judge first, so a missing one fails before any generation.
     const needsJudge = suites.some((s) => s !== "und");
     const detect = needsJudge

@@ -5,7 +5,7 @@
  * Markdown, and optionally JSON.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption, parseDeadline } from "./options.ts";
 
 const DEFAULT_PLAN = "configs/experiments/paper.json";
@@ -77,7 +77,7 @@ type PlanOptions = Pick<
 /** The plan, its selected rows and seeds, and its protocol with the command line's overrides. */
 async function resolvePlan(o: PlanOptions) {
   const { loadPlan, selectRows, EvalProtocolSchema } = await import("../experiment/plan.ts");
-  const { validateConfig } = await import("./config.ts");
+  const { validateConfig } = await import("../util/config.ts");
   const plan = loadPlan(o.plan);
   const rows = selectRows(plan, list(o.rows));
   const seeds = parseSeeds(o.seeds) ?? plan.seeds;
@@ -198,7 +198,7 @@ export function register(program: Command): void {
       if (!existsSync(o.out)) throw new UserError(`${o.out}: no such experiment folder`);
       const { plan, rows, seeds } = await resolvePlan(o);
       const { experimentStatus, formatStatus } = await import("../experiment/status.ts");
-      const { writeJsonResult } = await import("./config.ts");
+      const { writeJsonResult } = await import("../util/config.ts");
       const jobs = experimentStatus({
         plan,
         from: o.from,
@@ -248,8 +248,8 @@ export function register(program: Command): void {
         const { rows, seeds } = await resolvePlan(o);
         const { experimentLosses, formatLossTable } = await import("../experiment/losses.ts");
         const { LossCurveError, lossChartSvg } = await import("../train/loss-curve.ts");
-        const { atomicWriteFile } = await import("../engine/fsutil.ts");
-        const { writeJsonResult } = await import("./config.ts");
+        const { atomicWriteFile } = await import("../util/fsutil.ts");
+        const { writeJsonResult } = await import("../util/config.ts");
         let stages: import("../experiment/losses.ts").StageLoss[];
         try {
           stages = experimentLosses({
@@ -307,8 +307,8 @@ export function register(program: Command): void {
     .action(async (o: TableOptions) => {
       const { existsSync } = await import("node:fs");
       const { loadPlan } = await import("../experiment/plan.ts");
-      const { atomicWriteFile } = await import("../engine/fsutil.ts");
-      const { writeJsonResult } = await import("./config.ts");
+      const { atomicWriteFile } = await import("../util/fsutil.ts");
+      const { writeJsonResult } = await import("../util/config.ts");
       const {
         buildTable,
         checkClaims,

@@ -7,7 +7,7 @@
  * Heavy imports live inside the action handler.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import {
   addModelOptions,
   addSamplingOptions,

@@ -1,6 +1,6 @@
 /** `reca info`: what this installation runs on. */
 import type { Command } from "commander";
-import { writeJsonResult } from "./config.ts";
+import { writeJsonResult } from "../util/config.ts";
 
 export function register(program: Command): void {
   program

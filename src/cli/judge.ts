@@ -3,7 +3,7 @@
  * held-out renders, or run it on a PNG. Heavy imports live inside the handlers.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption } from "./options.ts";
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -40,7 +40,7 @@ export function registerTrainJudge(train: Command): void {
 
 async function trainJudgeAction(o: TrainJudgeCli): Promise<void> {
   const { JudgeConfigSchema } = await import("../bench/judge/config.ts");
-  const { loadConfig, validateConfig } = await import("./config.ts");
+  const { loadConfig, validateConfig } = await import("../util/config.ts");
   const cfg = o.config
     ? loadConfig(JudgeConfigSchema, o.config)
     : validateConfig(JudgeConfigSchema, {}, "defaults");
@@ -145,7 +145,7 @@ export function register(program: Command): void {
         );
         process.stdout.write(`${lines.join("\n")}\n`);
         if (o.json) {
-          const { writeJsonResult } = await import("./config.ts");
+          const { writeJsonResult } = await import("../util/config.ts");
           writeJsonResult(o.json, {
             model: o.model ?? "checkpoints/judge",
             strength: k,

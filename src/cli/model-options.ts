@@ -4,7 +4,7 @@
  * Not a command itself.
  */
 import { type Command, Option } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption, numberOption } from "./options.ts";
 
 export type ModelCliOptions = { model: string; encoder?: string; ema: boolean };
@@ -94,7 +94,7 @@ export async function writePng(
   const { mkdirSync } = await import("node:fs");
   const { dirname } = await import("node:path");
   const { encodePng, upscaleNearest } = await import("../data/png.ts");
-  const { atomicWriteFile } = await import("../engine/fsutil.ts");
+  const { atomicWriteFile } = await import("../util/fsutil.ts");
   mkdirSync(dirname(path), { recursive: true });
   atomicWriteFile(path, encodePng(upscaleNearest(image, scale)));
 }

@@ -1,6 +1,6 @@
 /** Option parsers and option groups shared by commands. */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 
 /** Commander parser for an integer option within [lo, hi]. */
 export function intOption(name: string, lo: number, hi: number) {

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option("--json <file>", "also write the result (with details) as JSON")
     .action(
       async (o: { model: string; n: number; resolution?: number; seed: number; json?: string }) => {
-        const { UserError, writeJsonResult } = await import("./config.ts");
+        const { UserError, writeJsonResult } = await import("../util/config.ts");
         if (o.resolution !== undefined && ![1, 2, 4, 8].includes(o.resolution))
           throw new UserError(`--resolution must be 1, 2, 4 or 8, got ${o.resolution}`);
         const { initEngine } = await import("../engine/jax.ts");
@@ -97,7 +97,7 @@ function registerGap(probe: Command): void {
     const { formatGapTable, gapHeatmap, gapProbe, gapProgressBars } = await import(
       "../bench/gap.ts"
     );
-    const { writeJsonResult } = await import("./config.ts");
+    const { writeJsonResult } = await import("../util/config.ts");
     const out = o.out ?? (o.json ? dirname(o.json) : "gap");
     const detect = await loadJudgeDetector(o.judge);
     const model = await openModel(o);

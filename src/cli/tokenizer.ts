@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import type { z } from "zod";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption, type TrainCliOptions } from "./options.ts";
 
 type EvalOptions = {
@@ -54,10 +54,10 @@ async function runEval(o: EvalOptions): Promise<void> {
   if (!existsSync(join(o.judge, "model.safetensors")))
     throw new UserError(`judge checkpoint missing: ${join(o.judge, "model.safetensors")}`);
   const { loadTokenizer } = await import("../encoders/tokenizer.ts");
-  const { evaluateTokenizer } = await import("../encoders/tokenizer-eval.ts");
+  const { evaluateTokenizer } = await import("../bench/tokenizer-eval.ts");
   const { loadJudge } = await import("../bench/judge/index.ts");
   const { createProgress } = await import("../train/progress.ts");
-  const { writeJsonResult } = await import("./config.ts");
+  const { writeJsonResult } = await import("../util/config.ts");
   const tok = await loadTokenizer(o.model).catch((e: Error) => {
     if (e.name === "TokenizerConfigError") throw new UserError(e.message);
     throw e;
@@ -102,7 +102,7 @@ export async function runTokenizerTraining<S extends z.ZodType>(
   schema: S,
   o: TrainCliOptions,
 ): Promise<void> {
-  const { loadConfig, validateConfig, writeJsonResult } = await import("./config.ts");
+  const { loadConfig, validateConfig, writeJsonResult } = await import("../util/config.ts");
   const cfg = (
     o.config ? loadConfig(schema, o.config) : validateConfig(schema, {}, "defaults")
   ) as import("../encoders/tokenizer.ts").TokenizerConfig;
@@ -111,11 +111,13 @@ export async function runTokenizerTraining<S extends z.ZodType>(
   // The latent statistics are measured after training; a config carrying old ones is stale.
   if (cfg.kind === "vae") delete cfg.latent;
   const { trainTokenizer } = await import("../encoders/tokenizer-train.ts");
+  const { benchmarkExclusion } = await import("../bench/exclusion.ts");
   const r = await trainTokenizer(cfg, {
     outDir: o.out,
     resume: o.resume,
     force: o.force,
     parallelism: o.parallel,
+    exclude: benchmarkExclusion(cfg.data.numCategories),
   });
   if (o.json) writeJsonResult(o.json, r);
   if (r.run.status !== "done") {

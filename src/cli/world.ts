@@ -3,7 +3,7 @@
  * on it. Heavy imports live inside the action handlers.
  */
 import type { Command } from "commander";
-import { UserError } from "./config.ts";
+import { UserError } from "../util/config.ts";
 import { intOption } from "./options.ts";
 
 export function register(program: Command): void {
@@ -75,7 +75,7 @@ async function sampleWorld(o: {
   biased?: boolean;
 }): Promise<void> {
   const { join } = await import("node:path");
-  const { atomicWriteFile } = await import("../engine/fsutil.ts");
+  const { atomicWriteFile } = await import("../util/fsutil.ts");
   const { contactSheet, encodePng } = await import("../data/png.ts");
   const w = await import("../world/index.ts");
   const so = {

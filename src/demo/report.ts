@@ -10,8 +10,8 @@ import { dirname } from "node:path";
 import { formatGapTable, type GapResult, gapHeatmap, rampColor } from "../bench/gap.ts";
 import { GENEVAL_TAGS } from "../bench/geneval/templates.ts";
 import { encodePng, upscaleNearest } from "../data/png.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
 import { type LossPoint, lossChartSvg } from "../train/loss-curve.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import type { RgbImage } from "../world/render.ts";
 import type { DemoResult } from "./run.ts";
 import {

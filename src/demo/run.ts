@@ -22,7 +22,6 @@ import type { GapResult } from "../bench/gap.ts";
 import { DEFAULT_JUDGE_DIR, loadJudge } from "../bench/judge/index.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { checkpointExists, readTrainerState } from "../engine/checkpoint.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
@@ -35,6 +34,7 @@ import {
   worldPool,
 } from "../train/reca.ts";
 import { readModelDir, readUmmConfig } from "../umm/config-file.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import {
   type Calibration,
   measureCalibration,

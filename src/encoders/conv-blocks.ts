@@ -9,11 +9,11 @@
  *   decoder: conv3 inDim → c8 → resblocks at 8×8 → nearest 2× + conv3 → c16 → resblocks at 16×16
  *            → GroupNorm, SiLU → conv1 → 4·head, pixel shuffle → 32×32×head → SiLU → conv3 → 3
  * Why this shape: the 32×32 level dominates the cost of im2col convolutions on wasm
- * (shared/reference/calibration.md, "lever 1"), so the encoder enters by a lossless
+ * (docs/DESIGN.md, "Calibration"), so the encoder enters by a lossless
  * space-to-depth and the decoder leaves by a pixel shuffle; a thin (head-channel) conv at 32×32
  * after the shuffle smooths the 2×2 block artefacts a bare depth-to-space head leaves
  * (calibration.md saw "speckled edges" without it). Upsampling is nearest + conv, never a
- * transposed conv (slow on wasm, shared/reference/jax-js.md §5.2).
+ * transposed conv (slow on wasm, docs/ENGINE.md).
  */
 import { type JaxArray, nn } from "../engine/jax.ts";
 import {

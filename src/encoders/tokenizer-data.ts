@@ -7,8 +7,13 @@
  * benchmark exclusion, so no benchmark scene is trained on either (src/data/corpora.ts).
  */
 
-import { benchmarkExclusion } from "../bench/exclusion.ts";
-import { CORPUS_SIZES, type Corpus, type UnlabeledItem, unlabeledPool } from "../data/corpora.ts";
+import {
+  CORPUS_SIZES,
+  type Corpus,
+  type SceneExclusion,
+  type UnlabeledItem,
+  unlabeledPool,
+} from "../data/corpora.ts";
 import { type JaxArray, numpy as np } from "../engine/jax.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { HostBatch } from "../engine/train-step.ts";
@@ -21,8 +26,14 @@ const PIXELS = IMAGE_SIZE * IMAGE_SIZE * 3;
 /** Batch of the jitted inference passes (fixed, so one trace serves every call). */
 export const EVAL_BATCH = 64;
 
-/** The unlabeled pool with every benchmark scene excluded (~10 s the first time). */
-export function tokenizerPool(data: TokenizerDataConfig): Corpus<UnlabeledItem> {
+/**
+ * The unlabeled pool without the `exclude`d scenes (callers pass the benchmark exclusion; ~10 s
+ * the first time).
+ */
+export function tokenizerPool(
+  data: TokenizerDataConfig,
+  exclude: SceneExclusion,
+): Corpus<UnlabeledItem> {
   if (data.trainItems >= CORPUS_SIZES.unlabeled)
     throw new Error(
       `data.trainItems ${data.trainItems} leaves no held-out items in the ${CORPUS_SIZES.unlabeled}-item pool`,
@@ -30,7 +41,7 @@ export function tokenizerPool(data: TokenizerDataConfig): Corpus<UnlabeledItem> 
   return unlabeledPool({
     numCategories: data.numCategories,
     imageSize: IMAGE_SIZE,
-    exclude: benchmarkExclusion(data.numCategories),
+    exclude,
   });
 }
 

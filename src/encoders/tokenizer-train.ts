@@ -5,12 +5,12 @@
  * their reconstructions (recon.png) and a line in evals.jsonl (held-out PSNR; for VQ, codebook
  * usage). After the last step the VAE's latent statistics go into config.json (`latent`).
  */
+
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Corpus, UnlabeledItem } from "../data/corpora.ts";
+import type { Corpus, SceneExclusion, UnlabeledItem } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
 import { checkpointExists, readTrainerState } from "../engine/checkpoint.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine, numpy as np } from "../engine/jax.ts";
 import { optimConfig } from "../engine/optim.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
@@ -18,6 +18,7 @@ import { Rng } from "../engine/rng.ts";
 import type { TaskSpec } from "../engine/train-step.ts";
 import { fromHost, type HostTensor } from "../engine/tree.ts";
 import { type TrainRunSummary, trainRun } from "../train/run.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import type { RgbImage } from "../world/render.ts";
 import { Tokenizer, type TokenizerConfig } from "./tokenizer.ts";
 import {
@@ -43,6 +44,8 @@ export type TrainTokenizerOptions = {
   force?: boolean;
   parallelism?: Parallelism;
   quiet?: boolean;
+  /** Scenes kept out of training (the benchmark exclusion). */
+  exclude: SceneExclusion;
 };
 
 export type CheckpointEval = {
@@ -160,7 +163,7 @@ export async function trainTokenizer(
 ): Promise<TrainTokenizerResult> {
   await initEngine();
   const t = cfg.train;
-  const pool = tokenizerPool(cfg.data);
+  const pool = tokenizerPool(cfg.data, o.exclude);
   // Rendering costs ~3 ms an image; a run draws each training item several times, so
   // keep every rendered item (8-bit, as PNGs store them: 3 KB each, ≤ 150 MB at 48k items).
   const cache = new Map<number, Uint8Array>();

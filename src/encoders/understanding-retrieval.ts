@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { type EncoderItem, encoderCorpus } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import type { RgbImage } from "../world/render.ts";
 import { imagesToArray, type UnderstandingEncoder } from "./understanding.ts";
 import type { EncoderConfig } from "./understanding-config.ts";

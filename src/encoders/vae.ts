@@ -1,7 +1,7 @@
 /**
  * KL-VAE generation tokenizer (Kingma & Welling, 2014; the KL-regularised autoencoder of latent
  * diffusion, Rombach et al., 2022): 32×32×3 ↔ 8×8×C continuous latents. Its latents are the MAR
- * family's targets (Harmon's KL-16 VAE, shared/reference/reca-method.md §2.2) and its encoder
+ * family's targets (Harmon's KL-16 VAE, docs/DESIGN.md, "RecA per architecture") and its encoder
  * means are the "generation-encoder features" of RecA's condition ablation (§1, §7).
  *
  * Loss = mean reconstruction error over pixels + β · mean KL over latent elements. β is small

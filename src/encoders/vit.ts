@@ -3,7 +3,7 @@
  * patches → linear patch embedding + fixed 2-D sin-cos positions (MAE/DiT) → pre-LN transformer
  * blocks (src/engine/nn/transformer.ts) → final LayerNorm. Also the average
  * pooling of the patch grid to the "bottleneck" resolution RecA conditions on
- * (shared/reference/reca-method.md §1: the lowest resolution the understanding encoder accepts).
+ * (docs/DESIGN.md, "RecA per architecture": the lowest resolution the understanding encoder accepts).
  */
 import { type JaxArray, nn } from "../engine/jax.ts";
 import {

@@ -1,7 +1,7 @@
 /**
  * VQ-VAE generation tokenizer (van den Oord et al., 2017): 32×32×3 ↔ 8×8 = 64 discrete tokens
  * from a codebook of K codes, the AR family's image vocabulary (Show-o's MAGVIT-v2 tokens,
- * shared/reference/reca-method.md §2.1, shrunk to this world).
+ * docs/DESIGN.md, "RecA per architecture", shrunk to this world).
  *
  * Quantiser, and why (everything is gradient-based, so the generic data-parallel trainer keeps
  * replicas bit-identical and resume exact; there is no EMA codebook or restart state):

@@ -31,7 +31,7 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { atomicWriteFile } from "./fsutil.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import {
   readSafetensorsFile,
   type SafeTensor,

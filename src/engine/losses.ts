@@ -1,7 +1,7 @@
 /**
  * Losses. Cross-entropy is written with a one-hot product rather than a gather: jax-js 0.1.25's
  * `jit(grad(...))` fails on the gather's gradient ("routine primitive scatter input is not imm",
- * shared/reference/jax-js.md §5.1). The one-hot costs O(N V), negligible beside the logits.
+ * docs/ENGINE.md). The one-hot costs O(N V), negligible beside the logits.
  */
 import { type JaxArray, nn, numpy as np } from "./jax.ts";
 

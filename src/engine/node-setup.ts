@@ -1,7 +1,7 @@
 /**
  * Node 20 setup for jax-js. Import this module before `@jax-js/jax`, everywhere
  * (the engine index does it for you). It does three things, each a workaround
- * for one engine fact recorded in `shared/reference/jax-js.md`:
+ * for one engine fact recorded in `docs/ENGINE.md`:
  *
  * 1. `Float16Array` stub: `np.array()` checks `instanceof Float16Array`, which
  *    Node 20 lacks. reca never computes in f16 on wasm (it is unsupported there).

@@ -10,7 +10,7 @@
  * before any tensor memory is allocated.
  */
 import { readFileSync } from "node:fs";
-import { atomicWriteFile } from "./fsutil.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import {
   assertSameStructure,
   fromHost,

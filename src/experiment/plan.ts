@@ -11,8 +11,8 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { EVAL_SUITES, type ImageSuiteName } from "../bench/eval.ts";
-import { loadConfig, UserError, validateConfig } from "../cli/config.ts";
 import { type PostTrainConfig, PostTrainConfigSchema } from "../train/reca.ts";
+import { loadConfig, UserError, validateConfig } from "../util/config.ts";
 
 const RowSchema = z
   .object({

@@ -25,11 +25,11 @@ import { type GapResult, gapProbe, gapProgressBars } from "../bench/gap.ts";
 import type { Detector } from "../bench/judge/types.ts";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { readTrainerState } from "../engine/checkpoint.ts";
-import { atomicWriteFile, lockHolder, tryLock } from "../engine/fsutil.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import type { TrainerState } from "../train/loop.ts";
 import { type PostTrainConfig, postTrain, worldPool } from "../train/reca.ts";
 import { loadUmm, readUmmConfig } from "../umm/infer.ts";
+import { atomicWriteFile, lockHolder, tryLock } from "../util/fsutil.ts";
 import { type Provenance, provenance } from "../util/provenance.ts";
 import { type EvalProtocol, type ExperimentPlan, type ExperimentRow, perItemFor } from "./plan.ts";
 

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { lockHolder } from "../engine/fsutil.ts";
+import { lockHolder } from "../util/fsutil.ts";
 import type { ExperimentPlan, ExperimentRow } from "./plan.ts";
 import {
   checkpointedStep,

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { type SceneExclusion, type UmmItem, ummCorpus, ummKindHint } from "../data/corpora.ts";
 import { contactSheet, encodePng } from "../data/png.ts";
 import { readEncoderConfig } from "../encoders/understanding.ts";
-import { atomicWriteFile } from "../engine/fsutil.ts";
 import { initEngine } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
@@ -23,6 +22,7 @@ import { type ResolvedUmmConfig, type UmmConfig, ummOptim } from "../umm/config.
 import { resolveSamplerOptions } from "../umm/family.ts";
 import { UmmModel } from "../umm/infer.ts";
 import { imageSizeOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
+import { atomicWriteFile } from "../util/fsutil.ts";
 import { describeRow, drawDescription, editRow, t2iRow, vqaRow } from "./objectives.ts";
 import { type TrainRunSummary, trainRun } from "./run.ts";
 

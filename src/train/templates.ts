@@ -2,13 +2,14 @@
  * RecA's reconstruction templates: short "describe / redraw this image"-style instructions with
  * one image slot, where the understanding features of an unlabeled image are spliced in
  * (`IMAGE`, R `<img>` positions). The model is then trained to regenerate that image from the
- * row (docs: /work/shared/reference/reca-method.md, §1). One template is drawn per sample.
+ * row (docs/DESIGN.md, "RecA per architecture"). One template is drawn per sample.
  *
  * Written for this project, in five styles: attribute "audits", keyword lists, natural or polite
  * requests, questions and terse commands. The image slot is mostly first, sometimes in the middle
  * or at the end. Every word is in the tokenizer's vocabulary (version 2 added the new ones), and a
  * template's text encodes to at most `MAX_TEMPLATE_TOKENS` tokens, so `<bos>` + 16 image slots +
- * text fits a 48-token condition row.
+ * text (47 tokens) fits the base's 64-token condition rows; with more slots (the 8×8 ablation)
+ * `postTrainModelConfig` lengthens the rows to 1 + slots + 31.
  */
 import type { Rng } from "../engine/rng.ts";
 import { IMAGE } from "../umm/sequence.ts";

@@ -2,7 +2,7 @@
  * Where condition features come from. By default the understanding encoder (the frozen ViT's
  * bottleneck). RecA's condition ablation swaps in a *generation* encoder for the reconstruction
  * conditions: the KL-VAE's posterior mean, normalised, average-pooled to r×r tokens of C
- * channels (shared/reference/reca-method.md §7: generation features let the model copy pixels
+ * channels (docs/DESIGN.md, "RecA per architecture": generation features let the model copy pixels
  * instead of aligning semantics).
  */
 import { readFileSync } from "node:fs";

@@ -1,7 +1,8 @@
 /**
  * Host-side sequence building for the backbone: prompts, edit instructions, questions and RecA
  * templates become padded token rows with `<img>` slots, and image→text examples get their
- * next-token targets. Everything here is plain arrays; `src/umm/model.ts` moves them to the device.
+ * next-token targets. Everything here is plain host arrays; batches reach the device through the
+ * train step (`toDevice`, src/engine/train-step.ts), inference through src/umm/infer.ts.
  *
  * A row is written as parts: strings (encoded with the word tokenizer) and `IMAGE` (the R feature
  * tokens of that row's image, as R consecutive `<img>` positions). Rows start with `<bos>`.

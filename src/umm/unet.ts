@@ -1,6 +1,6 @@
 /**
  * The flow family's velocity network: a conditional U-Net in pixel space (the design that learns
- * on this CPU, shared/reference/calibration.md), NHWC throughout, every conv the engine's
+ * on this CPU, docs/DESIGN.md, "Calibration"), NHWC throughout, every conv the engine's
  * im2col conv2d.
  *
  *   in  = [x_t, source · hasSource, hasSource]                       [B, 32, 32, 7]

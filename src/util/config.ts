@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { z } from "zod";
-import { atomicWriteFile } from "../engine/fsutil.ts";
+import { atomicWriteFile } from "./fsutil.ts";
 
 export class UserError extends Error {
   override name = "UserError";

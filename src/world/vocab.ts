@@ -7,7 +7,7 @@
 /**
  * All shape categories the world can draw, in a fixed order. A world uses the
  * first `numCategories` of them. The default is 6: calibration
- * (shared/reference/calibration.md) found a 1.4M-parameter U-Net learns single
+ * (docs/DESIGN.md, "Calibration") found a 1.4M-parameter U-Net learns single
  * objects of 4 shapes in ~10 PyTorch-minutes but not yet compositions, so 6 keeps
  * the generation task learnable on the jax-js budget while giving GenEval-style
  * prompts enough categories to combine (15 unordered pairs). The first six stay

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { loadConfig, loadTrainConfig } from "../../src/cli/config.ts";
 import { saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { initEngine, numpy as np } from "../../src/engine/jax.ts";
+import { loadConfig, loadTrainConfig } from "../../src/util/config.ts";
 
 const bin = join(import.meta.dirname, "../../bin/reca.mjs");
 const reca = (...args: string[]) =>

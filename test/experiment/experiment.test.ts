@@ -22,7 +22,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadJudge } from "../../src/bench/judge/index.ts";
 import type { Detector } from "../../src/bench/judge/types.ts";
 import { undPairedDelta } from "../../src/bench/und/index.ts";
-import { UserError } from "../../src/cli/config.ts";
 import { parseDeadline } from "../../src/cli/options.ts";
 import { SceneExclusion } from "../../src/data/corpora.ts";
 import { experimentLosses, formatLossTable } from "../../src/experiment/losses.ts";
@@ -57,6 +56,7 @@ import {
   readResults,
   tCritical95,
 } from "../../src/experiment/table.ts";
+import { UserError } from "../../src/util/config.ts";
 import { type TinyUmm, writeTinyUmm } from "../helpers/tiny-umm.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "reca-exp-"));

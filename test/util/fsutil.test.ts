@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tryLock } from "../../src/engine/fsutil.ts";
+import { tryLock } from "../../src/util/fsutil.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "reca-lock-"));
 

@@ -1,6 +1,6 @@
 /**
  * GenEval's scoring, mirroring evaluation/evaluate_images.py and
- * summary_scores.py rule for rule (see shared/reference/benchmarks.md §1.3):
+ * summary_scores.py rule for rule (docs/DESIGN.md, "Benchmarks"):
  * 1. per class: detections sorted by score, kept if score > 0.3 (0.9 when the
  *    prompt's tag is "counting", for every class), at most 16, then NMS at
  *    max_overlap (1.0 by default, i.e. none);

@@ -9,13 +9,13 @@
  * T goes to calibration.json beside the checkpoint (checkpoint saves keep it).
  */
 import { join } from "node:path";
-import { atomicWriteFile } from "../../engine/fsutil.ts";
 import { initEngine } from "../../engine/jax.ts";
 import { kernelThreads } from "../../engine/node-setup.ts";
 import { optimConfig } from "../../engine/optim.ts";
 import { LocalRunner } from "../../engine/runner.ts";
 import { fromHost } from "../../engine/tree.ts";
 import { type LoopResult, runTrainingLoop } from "../../train/loop.ts";
+import { atomicWriteFile } from "../../util/fsutil.ts";
 import { WorldRng } from "../../world/random.ts";
 import { DEFAULT_STRENGTH } from "../degrade.ts";
 import { type JudgeConfig, SEED_LABELS } from "./config.ts";

@@ -19,7 +19,7 @@ export function register(train: Command): void {
     .option("--no-sheets", "skip the sample sheet at each checkpoint")
     .action(async (o: TrainCliOptions & { encoder?: string; sheets: boolean }) => {
       const { existsSync } = await import("node:fs");
-      const { loadTrainConfig, writeJsonResult, UserError } = await import("../config.ts");
+      const { loadTrainConfig, writeJsonResult, UserError } = await import("../../util/config.ts");
       const { UmmConfigFileSchema } = await import("../../umm/config-file.ts");
       const { config: cfg } = loadTrainConfig(UmmConfigFileSchema, o, DEFAULT_CONFIG);
       if (o.encoder !== undefined) cfg.encoder = o.encoder;

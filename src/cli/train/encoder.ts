@@ -17,7 +17,7 @@ export function register(train: Command): void {
   )
     .option("--ship <dir>", "after a finished run, copy params + config (no optimizer) here")
     .action(async (o: TrainCliOptions & { ship?: string }) => {
-      const { loadTrainConfig, writeJsonResult } = await import("../config.ts");
+      const { loadTrainConfig, writeJsonResult } = await import("../../util/config.ts");
       const { EncoderConfigSchema } = await import("../../encoders/understanding-config.ts");
       const { config: cfg } = loadTrainConfig(EncoderConfigSchema, o, DEFAULT_CONFIG);
       const { benchmarkExclusion } = await import("../../bench/exclusion.ts");

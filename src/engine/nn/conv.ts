@@ -1,7 +1,7 @@
 /**
  * 2-D convolution as im2col: pad, k*k shifted (strided) slices, one concatenation, one matmul.
  * jax-js's `lax.convGeneralDilated` is correct but ~30x slower on wasm and compiles for tens of
- * seconds (shared/reference/jax-js.md §5.2); pad/slice/concat/matmul all differentiate, so this
+ * seconds (docs/ENGINE.md); pad/slice/concat/matmul all differentiate, so this
  * also trains. NHWC activations; weight [k*k*Cin, Cout] with rows in (ky, kx, cin) order, i.e. an
  * HWIO kernel flattened. Padding is XLA's "SAME": out = ceil(H / stride), total padding
  * max((out-1)*stride + k - H, 0), the smaller half before (so stride 2 on even H pads 0 before

@@ -1,7 +1,7 @@
 /**
  * Token embeddings. The default lookup is a one-hot matmul: jax-js 0.1.25's `jit(grad(...))`
  * throws "routine primitive scatter input is not imm" when a gather's gradient arrives as a
- * view (shared/reference/jax-js.md §5.1), and `np.take` feeding a matmul triggers it. The one-hot
+ * view (docs/ENGINE.md), and `np.take` feeding a matmul triggers it. The one-hot
  * form costs O(N V D) flops, cheap for the small vocabularies used here; the take form is kept
  * for eager inference with large vocabularies.
  */

@@ -2,7 +2,7 @@
  * Reshape-only resampling for NHWC images: space-to-depth / pixel shuffle (depth-to-space),
  * patchify / unpatchify, nearest-neighbour 2x upsampling and 2x2 average pooling. They replace
  * strided and transposed convolutions, which are slow in jax-js on wasm
- * (shared/reference/jax-js.md §5.2). Channel layout of a block is (dy, dx, c), c fastest,
+ * (docs/ENGINE.md). Channel layout of a block is (dy, dx, c), c fastest,
  * matching TensorFlow's space_to_depth and the (p, p, C) patch order of ViT/MAE.
  */
 import { type JaxArray, numpy as np } from "../jax.ts";

@@ -88,7 +88,7 @@ describe("embedding", () => {
 });
 
 describe("embedding: why one-hot is the default", () => {
-  // Canary for the engine bug in shared/reference/jax-js.md §5.1. If this starts passing after
+  // Canary for the engine bug in docs/ENGINE.md. If this starts passing after
   // a jax-js upgrade, the take-based lookup has become jit(grad)-safe and the note can go.
   it("jax-js 0.1.25: np.take feeding a matmul fails under jit(grad), one-hot does not", () => {
     const loss = (oneHot: boolean) => (table: JaxArray, ids: JaxArray) =>
