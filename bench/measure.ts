@@ -8,8 +8,18 @@
  * Progress goes to stderr; the result is one stdout line `RESULT <json>`.
  */
 import { performance } from "node:perf_hooks";
-import { initEngine, jit, numpy as np, random, tree } from "../src/engine/jax.ts";
+import {
+  blockUntilReady,
+  initEngine,
+  type JaxArray,
+  jit,
+  numpy as np,
+  random,
+  tree,
+} from "../src/engine/jax.ts";
 import { kernelThreads } from "../src/engine/node-setup.ts";
+import { OrtFunction } from "../src/engine/onnx/program.ts";
+import { type OrtTensor, treeToOrt } from "../src/engine/onnx/tensors.ts";
 import { optimConfig } from "../src/engine/optim.ts";
 import { DataParallelRunner } from "../src/engine/parallel/dp-runner.ts";
 import { LocalRunner, type Runner } from "../src/engine/runner.ts";
@@ -23,17 +33,23 @@ import {
   transformerTask,
 } from "./models/transformer.ts";
 import {
+  initUNet,
   UNET_BENCH,
   UNET_BENCH_BATCH,
   UNET_BENCH_MICRO_BATCH,
   unetBatch,
+  unetForward,
   unetParamCount,
   unetTask,
 } from "./models/unet.ts";
 import { cpuSnapshot, median, otherLoad } from "./util.ts";
 
 export type ModelName = "transformer" | "unet";
-export type Mode = "kernel" | "data-parallel";
+/**
+ * jax-kernel: LocalRunner on jax-js (kernel worker threads); data-parallel: jax-js replicas in
+ * worker threads; ort: LocalRunner on ONNX Runtime with `threads` intra-op threads.
+ */
+export type Mode = "kernel" | "data-parallel" | "ort";
 
 export type TrainJob = {
   kind: "train";
@@ -44,9 +60,31 @@ export type TrainJob = {
   warmup: number;
   /** Data-parallel replicas. */
   workers: number;
+  /** ORT intra-op threads (mode "ort"). */
+  threads?: number;
 };
 export type MatmulJob = { kind: "matmul"; sizes: number[]; minSeconds: number };
-export type Job = TrainJob | MatmulJob;
+/** The bench U-Net's forward (the sampler's velocity call) at `batch` rows. */
+export type ForwardJob = {
+  kind: "forward";
+  engine: "jax" | "ort";
+  batch: number;
+  steps: number;
+  warmup: number;
+  threads?: number;
+};
+export type Job = TrainJob | MatmulJob | ForwardJob;
+
+export type ForwardResult = {
+  engine: "jax" | "ort";
+  batch: number;
+  threads: number;
+  firstCallMs: number;
+  stepsMs: number[];
+  medianMs: number;
+  peakRssBytes: number;
+  otherLoad: number | null;
+};
 
 export type TrainResult = {
   model: ModelName;
@@ -131,15 +169,16 @@ async function train(job: TrainJob): Promise<TrainResult> {
   let runnerName: string;
   let threads: number;
   const t0 = performance.now();
-  if (job.mode === "kernel") {
+  if (job.mode === "kernel" || job.mode === "ort") {
     await initEngine();
     const task = m.task();
     const p = task.init(SEED);
     actual = countParams(p);
     tree.dispose(p);
-    threads = kernelThreads;
-    runner = new LocalRunner(task, OPTIM, SEED, m.microBatch, threads);
-    runnerName = "LocalRunner";
+    const engine = job.mode === "ort" ? "ort" : "jax";
+    threads = job.mode === "ort" ? (job.threads ?? kernelThreads) : kernelThreads;
+    runner = new LocalRunner(task, OPTIM, SEED, m.microBatch, threads, { engine });
+    runnerName = `LocalRunner (${engine})`;
   } else {
     const spec: TaskSpec = {
       module: new URL(`./models/${job.model}.ts`, import.meta.url).href,
@@ -229,11 +268,72 @@ async function matmul(job: MatmulJob): Promise<MatmulResult> {
   return { threads: kernelThreads, gflops, peakRssBytes: peakRss(), otherLoad: load };
 }
 
+/** The bench U-Net's forward, timed to completion, on jax-js (jitted) or ORT. */
+async function forward(job: ForwardJob): Promise<ForwardResult> {
+  await initEngine();
+  const c = UNET_BENCH;
+  const hb = unetBatch(c, job.batch);
+  const f = (p: any, x: JaxArray, t: JaxArray, ctx: JaxArray) => unetForward(c, p, x, t, ctx);
+  const params = initUNet(c, SEED);
+  const threads = job.engine === "ort" ? (job.threads ?? kernelThreads) : kernelThreads;
+  let call: () => Promise<void>;
+  let done: () => Promise<void>;
+  if (job.engine === "ort") {
+    const prog = new OrtFunction(f, { name: "unet forward", threads });
+    const p = await treeToOrt(params as never);
+    call = async () => {
+      const y = (await prog.run(p, hb.x, hb.t, hb.ctx)) as OrtTensor;
+      if (y.dims.length !== 4) throw new Error("forward: bad output");
+    };
+    done = () => prog.dispose();
+  } else {
+    const fj = jit(f);
+    const dev = (a: { data: Float32Array | Int32Array; shape: number[] }) =>
+      np.array(a.data as Float32Array).reshape(a.shape);
+    call = async () => {
+      await blockUntilReady(fj(tree.ref(params), dev(hb.x), dev(hb.t), dev(hb.ctx)));
+    };
+    done = async () => {
+      fj.dispose();
+      tree.dispose(params);
+    };
+  }
+  const time = async () => {
+    const s = performance.now();
+    await call();
+    return performance.now() - s;
+  };
+  const firstCallMs = await time();
+  log(`unet forward/${job.engine}: first call ${(firstCallMs / 1000).toFixed(1)} s`);
+  for (let i = 0; i < job.warmup; i++) await time();
+  const cpu0 = cpuSnapshot();
+  const stepsMs: number[] = [];
+  for (let i = 0; i < job.steps; i++) stepsMs.push(await time());
+  const load = otherLoad(cpu0, cpuSnapshot());
+  await done();
+  log(`unet forward/${job.engine}: median ${median(stepsMs).toFixed(0)} ms`);
+  return {
+    engine: job.engine,
+    batch: job.batch,
+    threads,
+    firstCallMs,
+    stepsMs,
+    medianMs: median(stepsMs),
+    peakRssBytes: peakRss(),
+    otherLoad: load,
+  };
+}
+
 const job = JSON.parse(process.argv[2] ?? "null") as Job | null;
 if (job === null) {
   process.stderr.write("usage: tsx bench/measure.ts '<json job>' (run by bench/run.ts)\n");
   process.exit(2);
 }
-const result = job.kind === "train" ? await train(job) : await matmul(job);
+const result =
+  job.kind === "train"
+    ? await train(job)
+    : job.kind === "forward"
+      ? await forward(job)
+      : await matmul(job);
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 process.exit(0);
