@@ -18,13 +18,18 @@ import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { fromHost } from "../engine/tree.ts";
 import { assembleBatch, type GenRow, openBatchContext, type TextRow } from "../umm/batch.ts";
-import { type ResolvedUmmConfig, type UmmConfig, ummOptim } from "../umm/config.ts";
+import {
+  type ResolvedUmmConfig,
+  type UmmConfig,
+  type UmmTrainConfig,
+  ummOptim,
+} from "../umm/config.ts";
 import { resolveSamplerOptions } from "../umm/family.ts";
 import { UmmModel } from "../umm/infer.ts";
 import { imageSizeOf, UMM_TASK_MODULE, type UmmParams } from "../umm/model.ts";
 import { atomicWriteFile } from "../util/fsutil.ts";
 import { describeRow, drawDescription, editRow, t2iRow, vqaRow } from "./objectives.ts";
-import { type TrainRunSummary, trainRun } from "./run.ts";
+import { type TrainRunOptions, type TrainRunSummary, trainRun } from "./run.ts";
 
 /** Fill in the frozen encoder's feature grid and width (read from its config). */
 export function resolveUmmConfig(cfg: UmmConfig): ResolvedUmmConfig {
@@ -105,6 +110,43 @@ export class PretrainData {
   }
 }
 
+/**
+ * A unified model's training run (pretraining and post-training alike): the task `ummTask(cfg)`
+ * in every runner, batches prefetched, checkpoints every `t.checkpointEvery` steps, `config`
+ * written beside them.
+ */
+export function ummTrainRun(
+  cfg: ResolvedUmmConfig & { initFrom?: string },
+  t: UmmTrainConfig,
+  batch: TrainRunOptions["batch"],
+  config: unknown,
+  o: Pick<
+    TrainRunOptions,
+    "outDir" | "resume" | "force" | "parallelism" | "label" | "quiet" | "deadline" | "onCheckpoint"
+  >,
+): Promise<TrainRunSummary> {
+  return trainRun({
+    spec: { module: UMM_TASK_MODULE, exportName: "ummTask", config: cfg },
+    optim: ummOptim(t),
+    steps: t.steps,
+    batch,
+    prefetch: true,
+    batchSize: t.batch,
+    microBatchSize: t.microBatch,
+    config,
+    seed: t.seed,
+    checkpointEvery: t.checkpointEvery,
+    outDir: o.outDir,
+    resume: o.resume,
+    force: o.force,
+    parallelism: o.parallelism,
+    label: o.label,
+    quiet: o.quiet,
+    deadline: o.deadline,
+    onCheckpoint: o.onCheckpoint,
+  });
+}
+
 /** Prompts of the sample sheet: single objects, pairs, counts, positions; fixed. */
 export const SHEET_PROMPTS = [
   "a red circle",
@@ -139,7 +181,6 @@ export async function pretrainUmm(
   const config = { ...cfg, tokenizer: tokenizer.toJSON() };
   const data = new PretrainData(cfg, o.exclude);
   const withText = cfg.loss.text > 0;
-  const optim = ummOptim(t);
   const batch = (step: number) => {
     const rng = new Rng(`umm/pretrain:${t.seed}:${step}`);
     const gen = data.genRows(rng, t.batch);
@@ -147,23 +188,9 @@ export async function pretrainUmm(
     return assembleBatch(ctx, gen, text, rng);
   };
   try {
-    return await trainRun({
-      spec: { module: UMM_TASK_MODULE, exportName: "ummTask", config: cfg },
-      optim,
-      steps: t.steps,
-      batch,
-      prefetch: true,
-      batchSize: t.batch,
-      microBatchSize: t.microBatch,
-      outDir: o.outDir,
-      config,
-      seed: t.seed,
-      checkpointEvery: t.checkpointEvery,
-      resume: o.resume,
-      force: o.force,
-      parallelism: o.parallelism,
+    return await ummTrainRun(cfg, t, batch, config, {
+      ...o,
       label: "base",
-      quiet: o.quiet,
       onCheckpoint:
         o.sheets === false
           ? undefined

@@ -36,16 +36,14 @@ import {
   type ResolvedUmmConfig,
   UmmTrainSchema,
   type Understanding,
-  ummOptim,
   understandingOf,
 } from "../umm/config.ts";
 import { readUmmConfig } from "../umm/config-file.ts";
-import { UMM_TASK_MODULE } from "../umm/model.ts";
 import type { Part } from "../umm/sequence.ts";
 import type { RgbImage } from "../world/render.ts";
 import { reconParts, reconRow, sftRow } from "./objectives.ts";
-import { PretrainData } from "./pretrain.ts";
-import { type TrainRunSummary, trainRun } from "./run.ts";
+import { PretrainData, ummTrainRun } from "./pretrain.ts";
+import type { TrainRunSummary } from "./run.ts";
 
 export const PostTrainConfigSchema = z
   .object({
@@ -264,7 +262,6 @@ export async function postTrain(
   const rows = new PostTrainRows(pt, o.images);
   const text = cfg.loss.text > 0 ? new PretrainData(cfg, o.exclude) : null;
   const t = pt.train;
-  const optim = ummOptim(t);
   const batch = (step: number) => {
     const rng = new Rng(`reca/post:${t.seed}:${step}`);
     const gen = rows.genRows(rng, t.batch);
@@ -273,28 +270,9 @@ export async function postTrain(
   const postTrain = { ...pt, loss: resolvedPostTrainLoss(pt, base), from: o.from };
   const config = { ...cfg, tokenizer: ctx.tokenizer.toJSON(), postTrain };
   try {
-    return await trainRun({
-      spec: {
-        module: UMM_TASK_MODULE,
-        exportName: "ummTask",
-        config: { ...cfg, initFrom: o.from },
-      },
-      optim,
-      steps: t.steps,
-      batch,
-      prefetch: true,
-      batchSize: t.batch,
-      microBatchSize: t.microBatch,
-      outDir: o.outDir,
-      config,
-      seed: t.seed,
-      checkpointEvery: t.checkpointEvery,
-      resume: o.resume,
-      force: o.force,
-      parallelism: o.parallelism,
+    return await ummTrainRun({ ...cfg, initFrom: o.from }, t, batch, config, {
+      ...o,
       label: o.label ?? (pt.mix.t2i > 0 && pt.mix.recon === 0 ? "sft" : "reca"),
-      quiet: o.quiet,
-      deadline: o.deadline,
     });
   } finally {
     ctx.dispose();

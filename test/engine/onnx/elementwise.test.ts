@@ -28,6 +28,16 @@ describe("ONNX mappings: elementwise", () => {
     await expectOrtMatches((x: JaxArray) => np.maximum(x, 0.25), [a()], { prims: ["max"] });
   });
 
+  it("on bools, mul/add/min/max are logical and/or (ONNX has no bool Mul)", async () => {
+    // Returned as float so the comparison is numeric; the ops inside stay boolean.
+    const f = (op: (p: JaxArray, q: JaxArray) => JaxArray) => (p: JaxArray, q: JaxArray) =>
+      op(p.greater(0), q.greater(0)).astype(np.float32);
+    await expectOrtMatches(f(np.logicalAnd), [hrandn([3, 1, 5], 4), hrandn([4, 5], 5)], {
+      prims: ["mul"],
+    });
+    await expectOrtMatches(f(np.logicalOr), [hrandn([3, 1, 5], 6), hrandn([4, 5], 7)]);
+  });
+
   it("unary: neg, reciprocal, sqrt, exp, log, sin, cos, erf, floor, ceil, asin, atan, erfc, trunc", async () => {
     const unary: [string, (x: JaxArray) => JaxArray, () => ReturnType<typeof a>][] = [
       ["neg", (x) => x.neg(), a],

@@ -37,6 +37,16 @@ function nary(op: string): Rule {
   };
 }
 
+/**
+ * n-ary op whose ONNX form has no bool variant: on bools jax-js's mul/add/min/max are logical
+ * and/or (`np.logicalAnd` is a mul), which ONNX spells And / Or.
+ */
+function naryOrLogical(op: string, boolOp: string): Rule {
+  const numeric = nary(op);
+  const logical = nary(boolOp);
+  return (g, ins, p, outs) => (outs[0].dtype === "bool" ? logical : numeric)(g, ins, p, outs);
+}
+
 /** Float-only unary op; on integers `intOp` (or identity). */
 function unary(op: string, intOp?: string): Rule {
   return (g, [x], _p, [o]) => {
@@ -58,10 +68,10 @@ const COMPARE: Record<string, string> = {
 };
 
 export const elementwiseRules: Record<string, Rule> = {
-  add: nary("Add"),
-  mul: nary("Mul"),
-  min: nary("Min"),
-  max: nary("Max"),
+  add: naryOrLogical("Add", "Or"),
+  mul: naryOrLogical("Mul", "And"),
+  min: naryOrLogical("Min", "And"),
+  max: naryOrLogical("Max", "Or"),
   // jax-js idiv and mod follow C (truncation, sign of the dividend): ONNX integer Div and Mod
   // with fmod = 1.
   idiv: (g, ins, _p, [o]) => {
