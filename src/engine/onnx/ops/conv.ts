@@ -6,7 +6,7 @@
  * - the weight gradient is a conv whose "kernel" is the output gradient (large) and whose
  *   output is the forward kernel (tiny, e.g. 3×3). ONNX Conv is slow at that shape, so when the
  *   kernel has more positions than the output, each output position becomes one strided slice
- *   (a "tap") and all of them one Gemm.
+ *   (a "tap") and one Gemm.
  * Negative padding crops; positive padding goes to the Conv (or a Pad before the taps).
  */
 import type { GraphBuilder } from "../graph.ts";
@@ -85,9 +85,11 @@ function convByTaps(
     xp = full(name, shape, x.dtype);
   }
   const axes = ks.map((_, i) => 2 + i);
-  const taps: string[] = [];
   const cols = C * prod(ks);
   const positions = prod(outSp);
+  const w2 = g.op("Reshape", [w.name, g.ints([O, cols])]);
+  // One Gemm per tap: concatenating the taps first would copy every one of them again.
+  const outs: string[] = [];
   for (let q = 0; q < positions; q++) {
     // Unravel q over the output's spatial grid.
     const pos: number[] = [];
@@ -99,12 +101,10 @@ function convByTaps(
     const starts = pos.map((a, i) => a * p.strides[i]);
     const ends = starts.map((s, i) => s + (ks[i] - 1) * p.rhsDilation[i] + 1);
     const t = slice(g, xp, axes, starts, ends, p.rhsDilation); // [N, C, ...ks]
-    taps.push(g.op("Reshape", [t.name, g.ints([1, N, cols])]));
+    const a = g.op("Reshape", [t.name, g.ints([N, cols])]);
+    outs.push(g.op("Gemm", [a, w2], { transB: 1 })); // [N, O]
   }
-  const stacked = taps.length === 1 ? taps[0] : g.op("Concat", taps, { axis: 0 });
-  const a = g.op("Reshape", [stacked, g.ints([positions * N, cols])]);
-  const b = g.op("Reshape", [w.name, g.ints([O, cols])]);
-  const y = g.op("Gemm", [a, b], { transB: 1 }); // [P*N, O]
+  const y = outs.length === 1 ? outs[0] : g.op("Concat", outs, { axis: 0 }); // [P*N, O]
   const grid = g.op("Reshape", [y, g.ints([...outSp, N, O])]);
   const r = outSp.length;
   const perm = [r, r + 1, ...outSp.map((_, i) => i)];
