@@ -72,6 +72,8 @@ export class GraphBuilder {
   readonly #cse = new Map<string, string[]>();
   /** Which tensors are reorderings of others (views.ts). */
   readonly views = new Map<string, View>();
+  /** 2-D Gemm outputs and their operands, so a transpose of one is the swapped Gemm. */
+  readonly gemms = new Map<string, { a: string; b: string; transA: number; transB: number }>();
   #counter = 0;
 
   fresh(hint = "v"): string {

@@ -48,9 +48,26 @@ export function reshape(g: GraphBuilder, v: Val, shape: number[]): Val {
 export function transpose(g: GraphBuilder, v: Val, perm: number[]): Val {
   if (perm.every((p, i) => p === i)) return v;
   const actual = perm.map((p) => v.actual[p]);
-  const name = readInOrder(g, v, perm, actual) ?? g.op("Transpose", [v.name], { perm });
+  const name =
+    readInOrder(g, v, perm, actual) ??
+    swappedGemm(g, v, perm, actual) ??
+    g.op("Transpose", [v.name], { perm });
   recordView(g, name, v, perm);
   return { name, shape: perm.map((p) => v.shape[p]), actual, dtype: v.dtype };
+}
+
+/** (A·B)ᵀ = Bᵀ·Aᵀ: the transpose of a 2-D Gemm's result is the Gemm with its operands swapped. */
+function swappedGemm(g: GraphBuilder, v: Val, perm: number[], actual: number[]): string | null {
+  const nz = v.actual.flatMap((d, i) => (d !== 1 ? [i] : []));
+  if (nz.length !== 2) return null;
+  const view = g.views.get(v.name);
+  const src = view ? view.src : v.name;
+  if (view && !(view.pos[0] === 0 && view.pos[1] === 1)) return null;
+  const gm = g.gemms.get(src);
+  const order = perm.filter((p) => v.actual[p] !== 1);
+  if (!gm || order[0] !== nz[1] || order[1] !== nz[0]) return null;
+  const t = g.op("Gemm", [gm.b, gm.a], { transA: 1 - gm.transB, transB: 1 - gm.transA });
+  return g.op("Reshape", [t, g.ints(actual)]);
 }
 
 /** Unsqueeze new size-1 axes at output positions `axes` (sorted ascending). */

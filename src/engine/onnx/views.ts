@@ -47,9 +47,16 @@ export function recordView(
 /**
  * `v` with its axes in the order `seq`, merged into `dims` (a Reshape target), read straight
  * from the source of its view when that order is already the source's. Returns the tensor
- * name, or null when a real transpose is needed.
+ * name, or null when a real transpose is needed. `from` limits where it may read: the view's
+ * source, `v` itself, or either (source first).
  */
-export function readInOrder(g: GraphBuilder, v: Val, seq: number[], dims: number[]): string | null {
+export function readInOrder(
+  g: GraphBuilder,
+  v: Val,
+  seq: number[],
+  dims: number[],
+  from: "source" | "self" | "either" = "either",
+): string | null {
   const nz = nonUnit(v.actual);
   const wanted = seq.filter((a) => v.actual[a] !== 1).map((a) => nz.indexOf(a));
   const increasing = (xs: number[]) => xs.every((x, i) => i === 0 || xs[i - 1] < x);
@@ -58,10 +65,10 @@ export function readInOrder(g: GraphBuilder, v: Val, seq: number[], dims: number
       ? name
       : g.op("Reshape", [name, g.ints(dims)]);
   const view = g.views.get(v.name);
-  if (view) {
+  if (view && from !== "self") {
     const inSrc = wanted.map((j) => view.pos[j]);
     if (increasing(inSrc)) return reshaped(view.src, view.srcActual);
   }
-  if (increasing(wanted)) return reshaped(v.name, v.actual);
+  if (from !== "source" && increasing(wanted)) return reshaped(v.name, v.actual);
   return null;
 }

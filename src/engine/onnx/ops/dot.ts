@@ -40,11 +40,15 @@ function dot(g: GraphBuilder, x0: Val, y0: Val, outShape: number[]): Val {
   const dims = (a: number, b: number) => (gemm ? [a, b] : [nB, a, b]);
   // Each side as [B, n, K] (natural) or [B, K, n] (swapped) — the other side's axes are 1 here
   // and vanish — read in place when the data already has one of those orders (views.ts).
+  // The view's source is tried in both orders before `v` itself, so a transpose jax-js wrote
+  // only to bring K last is read through (Gemm transA/transB), never copied.
   const side = (v: Val, own: number[], n: number) => {
-    const natural = readInOrder(g, v, [...Bd, ...own, K1], dims(n, K));
-    if (natural) return { name: natural, swapped: false };
-    const swapped = readInOrder(g, v, [...Bd, K1, ...own], dims(K, n));
-    if (swapped) return { name: swapped, swapped: true };
+    for (const from of ["source", "self"] as const) {
+      const natural = readInOrder(g, v, [...Bd, ...own, K1], dims(n, K), from);
+      if (natural) return { name: natural, swapped: false };
+      const swapped = readInOrder(g, v, [...Bd, K1, ...own], dims(K, n), from);
+      if (swapped) return { name: swapped, swapped: true };
+    }
     const t = transpose(g, v, [...Bd, ...own, K1]);
     return { name: g.op("Reshape", [t.name, g.ints(dims(n, K))]), swapped: false };
   };
@@ -52,10 +56,9 @@ function dot(g: GraphBuilder, x0: Val, y0: Val, outShape: number[]): Val {
   const ys = side(y, [...Nd, ...Md, ...Td], nN);
   let out: string;
   if (gemm) {
-    out = g.op("Gemm", [xs.name, ys.name], {
-      transA: xs.swapped ? 1 : 0,
-      transB: ys.swapped ? 0 : 1,
-    });
+    const t = { transA: xs.swapped ? 1 : 0, transB: ys.swapped ? 0 : 1 };
+    out = g.op("Gemm", [xs.name, ys.name], t);
+    g.gemms.set(out, { a: xs.name, b: ys.name, ...t });
   } else {
     // ORT fuses a last-two-axes Transpose into its MatMul (FusedMatMul).
     const swap = (n: string) => g.op("Transpose", [n], { perm: [0, 2, 1] });
@@ -67,8 +70,18 @@ function dot(g: GraphBuilder, x0: Val, y0: Val, outShape: number[]): Val {
   // [B, M, N] -> the output axes, trivial ones as size 1.
   const order = [...Bd, ...Md, ...Nd, ...Td];
   const outDims = order.map((d) => (kind[d] === "T" ? 1 : outShape[d]));
+  const same =
+    gemm && outDims.filter((d) => d !== 1).join() === [nM, nN].filter((d) => d !== 1).join();
+  const splitName = g.op("Reshape", [out, g.ints(outDims)]);
+  // Only size-1 axes come or go: a view of the Gemm (a later transpose can swap its operands).
+  if (same)
+    g.views.set(splitName, {
+      src: out,
+      srcActual: [nM, nN],
+      pos: outDims.filter((d) => d !== 1).map((_, j) => j),
+    });
   const split: Val = {
-    name: g.op("Reshape", [out, g.ints(outDims)]),
+    name: splitName,
     shape: order.map((d) => outShape[d]),
     actual: outDims,
     dtype: x.dtype,
