@@ -35,6 +35,17 @@ registerTinySeq();
 /** A tiny config block per registered family. */
 const TINY: Record<string, Record<string, unknown>> = {
   flow: { channels: [8, 16], embDim: 16, heads: 2, groups: 4, sampleSteps: 2, headChannels: 4 },
+  openuni: {
+    connector: { depth: 1, heads: 2, mlpRatio: 1 },
+    generator: {
+      channels: [8, 16],
+      embDim: 16,
+      heads: 2,
+      groups: 4,
+      sampleSteps: 2,
+      headChannels: 4,
+    },
+  },
   "tiny-seq": { sampleSteps: 3 },
 };
 
@@ -129,7 +140,7 @@ beforeAll(async () => {
 
 describe("the family registry", () => {
   it("lists flow and the test family; an unknown family is a config error naming the known", () => {
-    expect(registeredFamilies()).toEqual(expect.arrayContaining(["flow", "tiny-seq"]));
+    expect(registeredFamilies()).toEqual(expect.arrayContaining(["flow", "openuni", "tiny-seq"]));
     expect(() => ummConfig({ generator: { family: "nope" } })).toThrow(
       /unknown generation family \\"nope\\" \(registered: flow/,
     );

@@ -75,8 +75,18 @@ async function train(cfg: ResolvedUmmConfig, steps: number) {
 }
 
 describe("unified-model hooks", () => {
-  it("a frozen backbone stays bit-identical (params and EMA) while queries and the family learn", async () => {
-    const cfg = tinyUmmConfig(encDir, { queries: 4, freeze: ["backbone"], loss: { text: 0 } });
+  it("openuni: a frozen backbone stays bit-identical (params and EMA) while queries, connector and generator learn", async () => {
+    // OpenUni's setup: frozen LM + learnable queries → connector → diffusion generator.
+    const cfg = tinyUmmConfig(encDir, {
+      queries: 4,
+      freeze: ["backbone"],
+      loss: { text: 0 },
+      generator: {
+        family: "openuni",
+        connector: { depth: 1, heads: 2, mlpRatio: 1 },
+        generator: { channels: [8, 16], embDim: 16, heads: 2, groups: 4, sampleSteps: 2 },
+      },
+    });
     const { before, after, losses } = await train(cfg, 4);
     expect(losses[3]).toBeLessThan(losses[0]);
     expect(bits(after, "backbone.")).toEqual(bits(before, "backbone."));
@@ -84,7 +94,8 @@ describe("unified-model hooks", () => {
       new Map([...(s.ema ?? [])].filter(([n]) => n.startsWith("backbone.")));
     expect(ema(after)).toEqual(ema(before));
     expect(bits(after, "queries")).not.toEqual(bits(before, "queries"));
-    expect(bits(after, "family.")).not.toEqual(bits(before, "family."));
+    expect(bits(after, "family.connector.")).not.toEqual(bits(before, "family.connector."));
+    expect(bits(after, "family.generator.")).not.toEqual(bits(before, "family.generator."));
   });
 
   it("with queries the condition is the N query states, and it reaches the family", async () => {

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { GenerationFamily } from "../family.ts";
 import { FlowConfigSchema, flowFamily } from "./flow.ts";
+import { OpenUniConfigSchema, openUniFamily } from "./openuni.ts";
 
 export type FamilySpec = {
   name: string;
@@ -26,7 +27,20 @@ const flow: FamilySpec = {
     }) as unknown as GenerationFamily,
 };
 
-const REGISTRY = new Map<string, FamilySpec>([[flow.name, flow]]);
+const openuni: FamilySpec = {
+  name: "openuni",
+  schema: OpenUniConfigSchema as unknown as z.ZodType<Record<string, unknown>>,
+  build: (block, ctx) =>
+    openUniFamily(
+      block as z.infer<typeof OpenUniConfigSchema>,
+      ctx.conditionDim,
+    ) as unknown as GenerationFamily,
+};
+
+const REGISTRY = new Map<string, FamilySpec>([
+  [flow.name, flow],
+  [openuni.name, openuni],
+]);
 
 /**
  * Register a family at run time (tests, extensions). A name already taken is an error, so a
