@@ -107,6 +107,16 @@ describe("ONNX mappings: elementwise", () => {
       [a(), b()],
       { prims: ["where", "compare"] },
     );
+    // On bools jax-js's mul/add are logical and/or (ONNX And/Or).
+    await expectOrtMatches(
+      (x: JaxArray, y: JaxArray) =>
+        np
+          .logicalAnd(np.less(x.ref, 0), np.less(y.ref, 0.5))
+          .astype(np.float32)
+          .add(np.logicalOr(np.less(x, -0.5), np.less(y, -1)).astype(np.float32).mul(2)),
+      [a(), b()],
+      { atol: 0, rtol: 0, prims: ["compare"] },
+    );
     await expectOrtMatches((x: JaxArray) => lax.stopGradient(x).add(1), [a()], {
       prims: ["stop_gradient"],
     });
