@@ -6,7 +6,8 @@
  *     calibration U-Net (bench/models/), on
  *       jax-kernel: jax-js, one instance, wasm kernels split over the kernel worker threads,
  *       jax-data-parallel: jax-js replicas in worker threads, gradients summed in shared memory,
- *       ort (N threads): jax-js traces the step, ONNX Runtime runs it on N intra-op threads;
+ *       ort (N threads): jax-js traces the step, ONNX Runtime runs it on N intra-op threads,
+ *       ort-data-parallel: ORT replicas (one intra-op thread each) in worker threads;
  *   - the U-Net's sampling forward (the velocity call of one guided Euler step: 16 images,
  *     32 rows) on jax-js and on ORT;
  *   - square f32 matmul throughput on one thread and on all.
@@ -117,6 +118,12 @@ async function trainPaths(model: ModelName, o: Options): Promise<PathResult[]> {
     progress(`reca ${model}: ORT, ${threads} intra-op thread(s)`);
     const result = await measure<TrainResult>({ ...job, mode: "ort", threads });
     paths.push({ label: `ort (${threads} thr)`, result });
+  }
+  if (o.workers > 1) {
+    progress(`reca ${model}: ORT data parallelism (${o.workers} workers, 1 thread each)`);
+    const env = { ...process.env, RECA_THREADS: "1", RECA_ENGINE: "ort" };
+    const result = await measure<TrainResult>({ ...job, mode: "data-parallel" }, env);
+    paths.push({ label: `ort-data-parallel (${o.workers} workers)`, result });
   }
   if (o.jax) {
     progress(`reca ${model}: jax-js kernel threads`);

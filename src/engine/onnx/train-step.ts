@@ -84,11 +84,30 @@ export class OrtTrainStep {
       if (parts) r.parts = parts;
       return r;
     }
+    const g = await this.grads(state.params, splitBatch(hb, microBatches));
+    const u = await this.apply(state, g.grads, 1 / microBatches, lr, step);
+    const r: OrtStepResult = {
+      state: u.state,
+      loss: g.lossSum / microBatches,
+      gradNorm: u.gradNorm,
+    };
+    if (g.partsSum)
+      r.parts = Object.fromEntries(
+        Object.entries(g.partsSum).map(([n, v]) => [n, v / microBatches]),
+      );
+    return r;
+  }
+
+  /** Summed gradients and losses over micro-batches, always in the same order. */
+  async grads(
+    params: OrtTree,
+    micro: HostBatch[],
+  ): Promise<{ grads: OrtTree; lossSum: number; partsSum?: Record<string, number> }> {
     let grads: OrtTree | null = null;
     let lossSum = 0;
     let partsSum: Record<string, number> | undefined;
-    for (const mb of splitBatch(hb, microBatches)) {
-      const g = await this.#grads.run(state.params, mb);
+    for (const mb of micro) {
+      const g = await this.#grads.run(params, mb);
       lossSum += scalar(g.loss);
       const parts = readParts(g.parts);
       if (parts)
@@ -97,15 +116,14 @@ export class OrtTrainStep {
         );
       grads = grads === null ? g.grads : await this.#accumulate.run(grads, g.grads);
     }
-    const u = await this.#apply.run(state, grads as OrtTree, 1 / microBatches, k);
-    const r: OrtStepResult = {
-      state: u.state,
-      loss: lossSum / microBatches,
-      gradNorm: scalar(u.gradNorm),
-    };
-    if (partsSum)
-      r.parts = Object.fromEntries(Object.entries(partsSum).map(([n, v]) => [n, v / microBatches]));
-    return r;
+    if (grads === null) throw new Error("onnx train step: no micro-batches");
+    return partsSum ? { grads, lossSum, partsSum } : { grads, lossSum };
+  }
+
+  /** One AdamW update with `scale × grads`. */
+  async apply(state: OrtTrainState, grads: OrtTree, scale: number, lr: number, step: number) {
+    const u = await this.#apply.run(state, grads, scale, stepScalars(this.cfg, lr, step));
+    return { state: u.state as OrtTrainState, gradNorm: scalar(u.gradNorm) };
   }
 
   async dispose(): Promise<void> {
@@ -116,7 +134,7 @@ export class OrtTrainStep {
 // --- host state ↔ ORT state --------------------------------------------------------------
 
 /** A host tree (dotted names) as an ORT tree shaped like the parameter tree (no copy). */
-function hostTreeToOrt(h: Map<string, HostTensor>): OrtTree {
+export function hostTreeToOrt(h: Map<string, HostTensor>): OrtTree {
   const nested = fromNamed(h) as Tree<HostTensor>;
   return mapLeaves(nested, (t) =>
     t.data instanceof Int32Array
@@ -126,7 +144,7 @@ function hostTreeToOrt(h: Map<string, HostTensor>): OrtTree {
 }
 
 /** ORT tree → host tree with dotted names (copies, so later ORT runs cannot alias it). */
-function ortTreeToHost(t: OrtTree): Map<string, HostTensor> {
+export function ortTreeToHost(t: OrtTree): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   const walk = (n: OrtTree, prefix: string) => {
     if (isOrtTensor(n)) {
