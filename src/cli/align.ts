@@ -38,7 +38,10 @@ export function register(program: Command): void {
     .option("--config <file>", `post-training config (default ${DEFAULT_CONFIG})`)
     .option("--resume", "continue the checkpoint in --out (bit-identical)")
     .option("--force", "start over even if --out already holds a checkpoint")
-    .option("--parallel <mode>", "data (worker replicas, the default) or kernel")
+    .option(
+      "--parallel <mode>",
+      "kernel (one local step: ORT intra-op threads, the default on ORT) or data (worker replicas, the default with RECA_ENGINE=jax)",
+    )
     .option("--json <file>", "write a summary of the run as JSON")
     .action(async (o: AlignCliOptions) => {
       const { existsSync } = await import("node:fs");

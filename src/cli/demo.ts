@@ -68,7 +68,10 @@ export function register(program: Command): void {
     )
     .option("--judge <dir>", "judge checkpoint folder (default: the shipped one)")
     .option("--chunk <n>", "rows per model call (default 16)", intOption("chunk", 1, 256))
-    .option("--parallel <mode>", "data (worker replicas, the default) or kernel")
+    .option(
+      "--parallel <mode>",
+      "kernel (one local step: ORT intra-op threads, the default on ORT) or data (worker replicas, the default with RECA_ENGINE=jax)",
+    )
     .action(async (o: DemoCliOptions) => {
       const { existsSync } = await import("node:fs");
       const { loadConfig, writeJsonResult, UserError } = await import("../util/config.ts");

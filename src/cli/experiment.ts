@@ -135,7 +135,10 @@ export function register(program: Command): void {
   )
     .option("--judge <dir>", "judge checkpoint folder", "checkpoints/judge")
     .option("--chunk <n>", "images per sampler call", intOption("chunk", 1, 4096))
-    .option("--parallel <mode>", "training: data (worker replicas, the default) or kernel")
+    .option(
+      "--parallel <mode>",
+      "kernel (one local step: ORT intra-op threads, the default on ORT) or data (worker replicas, the default with RECA_ENGINE=jax)",
+    )
     .option(
       "--deadline <time>",
       "start no job expected to end after this time (+MINUTES, HH:MM or an ISO date-time), " +

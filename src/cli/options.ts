@@ -77,7 +77,7 @@ export function addTrainOptions(cmd: Command, defaultConfig?: string): Command {
     .option("--force", "start over even if --out already holds a checkpoint")
     .option(
       "--parallel <mode>",
-      "data (worker replicas, the default) or kernel (split kernels over threads)",
+      "kernel (one local step: ORT intra-op threads, the default on ORT) or data (worker replicas, the default with RECA_ENGINE=jax)",
       (v: string) => {
         if (v !== "data" && v !== "kernel")
           throw new UserError(`--parallel must be data or kernel, got "${v}"`);
