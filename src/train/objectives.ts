@@ -9,10 +9,12 @@
  *   recon     template with the image's understanding features in its `<img>` slots → the image
  *   sft       the image's caption (sparse, or complete: the label-using control) → the image
  *   i2t       image features + question → answer       (VQA, or a dense description)
+ *   lm        text only, every token after `<bos>`      (the language-model stage, src/train/lm.ts)
  *
  * Randomness is the caller's: each builder consumes its Rng in a fixed order, so a recipe's
  * batch stays a pure function of (seed, step).
  */
+import { SEP_ID } from "../data/tokenizer.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { GenRow, TextRow } from "../umm/batch.ts";
 import { DESCRIBE_PROMPT, IMAGE, NULL_PROMPT, type Part } from "../umm/sequence.ts";
@@ -106,4 +108,55 @@ export function drawDescription(scene: Scene, index: number, rng: Rng): string {
     scene,
     WorldRng.fromParts("umm/dense", index, Math.floor(rng.float() * 2 ** 30)),
   );
+}
+
+/**
+ * A language-model row: text only (no image slot), trained on every token after `<bos>`
+ * (`lmSequences`, src/umm/sequence.ts). `<sep>` parts divide a prompt from its continuation,
+ * as in image→text rows.
+ */
+export type LmRow = { parts: readonly Part[] };
+
+const SEP: Part = { ids: [SEP_ID] };
+
+/** Plain text: a caption of any kind, a question, a template, the null prompt. */
+export function lmTextRow(text: string): LmRow {
+  return { parts: [text] };
+}
+
+/**
+ * The text analogue of an image→text row: `prompt` as in `vqaRow` / `describeRow` / `editRow`
+ * / a RecA template, with a caption of the scene (`context`) where the image's `<img>` slots
+ * would be, then `<sep>` and the continuation. This teaches the language model to read a scene
+ * from its context and answer, describe or restate it — what a frozen LM needs once projected
+ * image features take the caption's place (LLaVA-style alignment, docs/DESIGN.md, "Training
+ * order").
+ */
+export function lmContextRow(
+  prompt: readonly Part[],
+  context: string,
+  continuation: string,
+): LmRow {
+  if (!prompt.includes(IMAGE)) throw new Error("an in-context row needs an image slot to fill");
+  return { parts: [...prompt.map((p) => (p === IMAGE ? context : p)), SEP, continuation] };
+}
+
+/** Context + question → answer: the text analogue of `vqaRow`. */
+export function lmQaRow(context: string, question: string, answer: string): LmRow {
+  return lmContextRow([IMAGE, question], context, answer);
+}
+
+/** Context + "Describe the image in detail." → a dense description: `describeRow`'s analogue. */
+export function lmDescribeRow(context: string, description: string): LmRow {
+  return lmContextRow([IMAGE, DESCRIBE_PROMPT], context, description);
+}
+
+/** The source's caption + the instruction → the target's caption: `editRow`'s analogue. */
+export function lmEditRow(source: string, instruction: string, target: string): LmRow {
+  return lmContextRow([IMAGE, instruction], source, target);
+}
+
+/** A RecA template read with the scene's caption in its image slot → a complete caption. */
+export function lmTemplateRow(template: readonly Part[], context: string, caption: string): LmRow {
+  return lmContextRow(template, context, caption);
 }

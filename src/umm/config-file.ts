@@ -2,7 +2,9 @@
  * The one reader of a unified model's `config.json`. A model directory's config is the model
  * config (src/umm/config.ts) plus what training resolved and recorded: the encoder's feature
  * grid (`features`), the condition ablation's encoder (`conditionFeatures`), the tokenizer's
- * words (`tokenizer`) and, after post-training, its recipe (`postTrain`).
+ * words (`tokenizer`), after post-training its recipe (`postTrain`), and for models trained in
+ * stages (language model, then VLM alignment: src/train/stages.ts) what each stage trained
+ * (`stages`).
  *
  * Checkpoints written before the family registry have a top-level `family` and `flow:` block
  * whose guidance field is `cfg`; `migrateUmmConfig` rewrites that layout into today's
@@ -47,6 +49,8 @@ export type ModelDir = {
   tokenizer?: { version: number; words: string[] };
   /** The post-training recipe (reca align), as recorded. */
   postTrain?: Raw;
+  /** The training stages that made this model, in order (src/train/stages.ts). */
+  stages?: Raw[];
 };
 
 /** Read and validate `dir/config.json`. */
@@ -62,7 +66,8 @@ export function readModelDir(dir: string): ModelDir {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new CheckpointError(`${path}: not a JSON object`);
-  const { features, tokenizer, postTrain, conditionFeatures, ...rest } = migrateUmmConfig(raw);
+  const { features, tokenizer, postTrain, conditionFeatures, stages, ...rest } =
+    migrateUmmConfig(raw);
   const r = UmmConfigSchema.safeParse(rest);
   if (!r.success)
     throw new CheckpointError(`${path}: not a unified-model config: ${r.error.message}`);
@@ -74,6 +79,7 @@ export function readModelDir(dir: string): ModelDir {
     config: { ...r.data, features: f, ...(cf ? { conditionFeatures: cf } : {}) },
     ...(tokenizer ? { tokenizer: tokenizer as ModelDir["tokenizer"] } : {}),
     ...(postTrain ? { postTrain: postTrain as Raw } : {}),
+    ...(Array.isArray(stages) ? { stages: stages as Raw[] } : {}),
   };
 }
 

@@ -8,6 +8,10 @@
  * (`x_*`). Frozen
  * understanding features arrive as data (`g_feats`, `x_feats`), computed on the host by the
  * encoder, so the encoder can never be updated by accident.
+ *
+ * A batch may also be text only (no `g_*`: the language-model and VLM-alignment stages,
+ * src/train/lm.ts, src/train/vlm.ts): then the loss is the text cross-entropy alone, and a batch
+ * without `x_slots`/`x_feats` (pure text, no image) reads no features at all.
  */
 
 import { loadCheckpoint } from "../engine/checkpoint.ts";
@@ -110,6 +114,7 @@ export function ummLossParts(
   b: Batch,
 ): { loss: JaxArray; parts: Record<string, JaxArray> } {
   const bc = backboneConfig(cfg);
+  if (b.g_tokens === undefined) return textOnlyLossParts(cfg, params, b);
   const withText = b.x_tokens !== undefined;
   const { backbone: bb, queries } = params;
   const seq: SequenceBatch = {
@@ -153,6 +158,33 @@ export function ummLossParts(
   );
   const ce = crossEntropy(textLogits(bb.embed, states), b.x_targets, b.x_mask);
   return { loss: gen.ref.add(ce.ref.mul(cfg.loss.text)), parts: { gen, text: ce } };
+}
+
+/**
+ * A text-only batch (no generation rows): `text` × `cfg.loss.text` is the loss. Rows without an
+ * image (no `x_slots`) get an empty feature grid, so no position reads the projector. Consumes
+ * params and batch.
+ */
+function textOnlyLossParts(
+  cfg: ResolvedUmmConfig,
+  params: UmmParams,
+  b: Batch,
+): { loss: JaxArray; parts: Record<string, JaxArray> } {
+  if (b.x_tokens === undefined) throw new Error("a batch with neither generation nor text rows");
+  treeDispose(params.family);
+  params.queries?.dispose();
+  const { backbone: bb } = params;
+  const [B, L] = b.x_tokens.shape;
+  const slots = b.x_slots ?? np.zeros([B, L, 1]);
+  const features = b.x_feats ?? np.zeros([B, 1, cfg.features.dim]);
+  const states = backboneStates(
+    { ...bb, embed: treeRef(bb.embed) },
+    { tokens: b.x_tokens, valid: b.x_valid, slots, features },
+    backboneConfig(cfg),
+    { featureGradScale: cfg.loss.featureGradScale },
+  );
+  const ce = crossEntropy(textLogits(bb.embed, states), b.x_targets, b.x_mask);
+  return { loss: ce.ref.mul(cfg.loss.text), parts: { text: ce } };
 }
 
 /**

@@ -124,3 +124,64 @@ export function textSequences(
     truncated,
   };
 }
+
+export type HostLmBatch = {
+  tokens: HostArray; // int32 [B, L]
+  valid: HostArray; // f32 [B, L]
+  targets: HostArray; // int32 [B, L]: the next token at each position
+  mask: HostArray; // f32 [B, L]: 1 where the next token belongs to the same document (incl. <eos>)
+  truncated: number;
+};
+
+/** A document's ids: `<bos> parts <eos>` (text only: an image slot is an error). */
+export function lmIds(tok: Tokenizer, parts: readonly Part[]): number[] {
+  if (parts.includes(IMAGE)) throw new Error("a language-model row has an image slot");
+  const ids = [...rowIds(tok, parts, 0), EOS_ID];
+  if (ids.includes(IMG_ID)) throw new Error("a language-model row has an <img> token");
+  return ids;
+}
+
+/**
+ * Language-model rows (text only): each row holds one or more documents packed end to end, each
+ * `<bos> parts <eos>`, trained to predict every token after its `<bos>` — no prompt is masked,
+ * no row has an image slot, and no position is asked for the next document's `<bos>`. A row
+ * longer than L is cut (its last kept token then has no target); the count of cut rows is
+ * reported.
+ */
+export function lmSequences(
+  tok: Tokenizer,
+  rows: readonly (readonly (readonly Part[])[])[],
+  L: number,
+): HostLmBatch {
+  const B = rows.length;
+  const tokens = new Int32Array(B * L);
+  const valid = new Float32Array(B * L);
+  const targets = new Int32Array(B * L);
+  const mask = new Float32Array(B * L);
+  let truncated = 0;
+  rows.forEach((docs, b) => {
+    let l = 0;
+    for (const doc of docs) {
+      const ids = lmIds(tok, doc);
+      if (l + ids.length > L) truncated++;
+      const n = Math.min(ids.length, L - l);
+      for (let k = 0; k < n; k++) {
+        tokens[b * L + l + k] = ids[k];
+        valid[b * L + l + k] = 1;
+        if (k + 1 < n) {
+          targets[b * L + l + k] = ids[k + 1];
+          mask[b * L + l + k] = 1;
+        }
+      }
+      l += n;
+      if (l >= L) break;
+    }
+  });
+  return {
+    tokens: { dtype: "int32", shape: [B, L], data: tokens },
+    valid: { dtype: "float32", shape: [B, L], data: valid },
+    targets: { dtype: "int32", shape: [B, L], data: targets },
+    mask: { dtype: "float32", shape: [B, L], data: mask },
+    truncated,
+  };
+}
