@@ -164,3 +164,31 @@ export async function assembleBatch(
   }
   return hb;
 }
+
+/**
+ * A text-only batch (the VLM stages: no generation rows): image→text rows with their images'
+ * frozen understanding features, as `x_*` (layout in src/umm/model.ts).
+ */
+export async function assembleTextBatch(
+  ctx: BatchContext,
+  text: readonly TextRow[],
+): Promise<HostBatch> {
+  const { cfg, tokenizer: tok } = ctx;
+  if (text.length === 0) throw new Error("a text batch needs rows");
+  const R = cfg.features.tokens;
+  const feats = await featureRows(
+    ctx.encoder,
+    text.map((r) => r.image),
+    cfg.features.resolution,
+    text[0].image,
+  );
+  const x = textSequences(tok, text, cfg.sequence.textLen, R);
+  return {
+    x_tokens: x.tokens,
+    x_valid: x.valid,
+    x_slots: x.slots,
+    x_feats: feats,
+    x_targets: x.targets,
+    x_mask: x.mask,
+  };
+}
