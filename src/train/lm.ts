@@ -21,14 +21,21 @@ import { z } from "zod";
 import type { SceneExclusion } from "../data/corpora.ts";
 import { unlabeledPool } from "../data/corpora.ts";
 import { SEP_ID, Tokenizer } from "../data/tokenizer.ts";
-import { initEngine, type JaxArray, jit } from "../engine/jax.ts";
+import { initEngine, type JaxArray, jit, numpy as np } from "../engine/jax.ts";
 import type { Parallelism } from "../engine/parallel/index.ts";
 import { Rng } from "../engine/rng.ts";
 import { type Batch, type HostBatch, toDevice } from "../engine/train-step.ts";
 import { type ParamTree, treeDispose, treeRef } from "../engine/tree.ts";
+import { backboneStates, textLogits } from "../umm/backbone.ts";
 import { type ResolvedUmmConfig, UmmConfigSchema, UmmTrainSchema } from "../umm/config.ts";
 import { readModelDir } from "../umm/config-file.ts";
-import { familyOf, loadUmmParams, type UmmParams, ummLossParts } from "../umm/model.ts";
+import {
+  backboneConfig,
+  familyOf,
+  loadUmmParams,
+  type UmmParams,
+  ummLossParts,
+} from "../umm/model.ts";
 import { lmIds, lmSequences, NULL_PROMPT } from "../umm/sequence.ts";
 import {
   COMPLETE_CAPTION,
@@ -333,8 +340,12 @@ export type LmPerplexity = {
   nll: number;
   perplexity: number;
   tokens: number;
-  /** The same over the continuation only (the tokens after `<sep>`), where a row has one. */
-  continuation?: { nll: number; perplexity: number; tokens: number };
+  /**
+   * The same over the continuation only (the tokens after `<sep>`), where a row has one, and
+   * `top1`: how often the greedy (argmax) first continuation token is the right one — for
+   * questions, the answer word read from the caption in context.
+   */
+  continuation?: { nll: number; perplexity: number; tokens: number; top1: number };
 };
 
 export type LmHeldout = {
@@ -363,6 +374,21 @@ function continuationMask(hb: HostBatch, sepId: number): Float32Array {
   return out;
 }
 
+/** Flat positions (b·L + l) of each row's `<sep>` whose next token is a target. */
+function firstContinuation(hb: HostBatch, sepId: number): number[] {
+  const [B, L] = hb.x_tokens.shape;
+  const tokens = hb.x_tokens.data as Int32Array;
+  const mask = hb.x_mask.data as Float32Array;
+  const out: number[] = [];
+  for (let b = 0; b < B; b++)
+    for (let l = 0; l < L; l++)
+      if (tokens[b * L + l] === sepId && mask[b * L + l] > 0) {
+        out.push(b * L + l);
+        break;
+      }
+  return out;
+}
+
 /**
  * The language model's held-out perplexity on each kind of text: `rows` rows per kind from the
  * validation scenes (src/train/heldout.ts's pool), the same rows for every model compared.
@@ -387,6 +413,18 @@ export async function lmHeldout(
     loss.dispose();
     return parts.text;
   });
+  const bc = backboneConfig(cfg);
+  const words = Math.min(cfg.backbone.vocabSize, tokenizer.size);
+  const greedy = jit((bb: ParamTree, tokens: JaxArray, valid: JaxArray) => {
+    const p = bb as unknown as UmmParams["backbone"];
+    const [Bn, Ln] = tokens.shape;
+    const states = backboneStates(
+      { ...p, embed: treeRef(p.embed) },
+      { tokens, valid, slots: np.zeros([Bn, Ln, 1]), features: np.zeros([Bn, 1, bc.featureDim]) },
+      bc,
+    );
+    return np.argmax(textLogits(p.embed, states).slice([], [], [0, words]), -1);
+  });
   const out: LmHeldout = { model: dir, rows: n, kinds: {} };
   try {
     for (const kind of LM_KINDS) {
@@ -395,6 +433,8 @@ export async function lmHeldout(
       let allTokens = 0;
       let cont = 0;
       let contTokens = 0;
+      let firstRight = 0;
+      let firstTotal = 0;
       for (let at = 0; at < n; at += B) {
         const hb = lmBatch(
           tokenizer,
@@ -405,6 +445,19 @@ export async function lmHeldout(
           [hb.x_mask.data as Float32Array, "all"],
           [continuationMask(hb, SEP_ID), "cont"],
         ];
+        const first = firstContinuation(hb, SEP_ID);
+        if (first.length > 0) {
+          const am = (await (
+            greedy(
+              treeRef(params.backbone as unknown as ParamTree),
+              toDevice({ t: hb.x_tokens }).t,
+              toDevice({ v: hb.x_valid }).v,
+            ) as JaxArray
+          ).data()) as Int32Array;
+          const targets = hb.x_targets.data as Int32Array;
+          for (const at of first) if (am[at] === targets[at]) firstRight++;
+          firstTotal += first.length;
+        }
         for (const [mask, which] of masks) {
           const count = mask.reduce((a, v) => a + v, 0);
           if (count === 0) continue;
@@ -434,6 +487,7 @@ export async function lmHeldout(
                 nll: cont / contTokens,
                 perplexity: Math.exp(cont / contTokens),
                 tokens: contTokens,
+                top1: firstTotal > 0 ? firstRight / firstTotal : 0,
               },
             }
           : {}),
@@ -441,6 +495,7 @@ export async function lmHeldout(
     }
   } finally {
     ce.dispose();
+    greedy.dispose();
     treeDispose(params as unknown as ParamTree);
   }
   return out;

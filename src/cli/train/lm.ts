@@ -27,7 +27,8 @@ async function writePerplexity(
     ([k, v]) =>
       `  ${k.padEnd(9)} ppl ${v.perplexity.toFixed(2).padStart(7)} (${v.tokens} tokens)` +
       (v.continuation
-        ? `  after <sep>: ${v.continuation.perplexity.toFixed(2)} (${v.continuation.tokens})`
+        ? `  after <sep>: ${v.continuation.perplexity.toFixed(2)} (${v.continuation.tokens}), ` +
+          `first token top-1 ${v.continuation.top1.toFixed(3)}`
         : ""),
   );
   process.stdout.write(
