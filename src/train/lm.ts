@@ -286,27 +286,47 @@ export type LmTrainOptions = {
   parallelism?: Parallelism;
   quiet?: boolean;
   deadline?: number;
+  /**
+   * Continue the language model in this checkpoint (an earlier LM stage) instead of starting
+   * from a fresh init: its model block wins over the config's, and the new stage is appended to
+   * its `stages`. Its batches are drawn from their own stream, never replaying the earlier
+   * stage's.
+   */
+  from?: string;
 };
+
+/** The unified-model config of an LM stage that continues the model in `from`. */
+export function lmContinueConfig(base: ResolvedUmmConfig, lc: LmConfig): ResolvedUmmConfig {
+  if (lc.data.seqLen > base.backbone.maxLen)
+    throw new Error(
+      `data.seqLen ${lc.data.seqLen} exceeds the backbone's maxLen ${base.backbone.maxLen}`,
+    );
+  return { ...base, freeze: lmFrozen(base), loss: { ...base.loss, text: 1 }, train: lc.train };
+}
 
 /** Train the language-model stage; the checkpoint in `o.outDir` is a unified model. */
 export async function trainLm(lc: LmConfig, o: LmTrainOptions): Promise<TrainRunSummary> {
   await initEngine();
-  const cfg = lmModelConfig(lc);
+  const start = o.from ? readModelDir(o.from) : undefined;
+  const cfg = start ? lmContinueConfig(start.config, lc) : lmModelConfig(lc);
   const split = splitGroups(await parameterNames(cfg), cfg.freeze);
   const tokenizer = Tokenizer.world(cfg.backbone.vocabVersion);
   const rows = new LmRows(cfg, lc.data, o.exclude);
   const t = cfg.train;
+  const prior = start?.stages ?? [];
+  const stream = start ? `lm/continue:${prior.length}` : "lm";
   const batch = (step: number) => {
-    const rng = new Rng(`lm:${t.seed}:${step}`);
+    const rng = new Rng(`${stream}:${t.seed}:${step}`);
     const L = lc.data.seqLen;
     return lmBatch(tokenizer, rows.step(rng, tokenizer, t.batch, L, lc.data.pack), L);
   };
   const config = {
     ...cfg,
     tokenizer: tokenizer.toJSON(),
-    stages: [stageRecord("lm", cfg, split, lc.data)],
+    stages: [...prior, stageRecord("lm", cfg, split, lc.data, o.from)],
   };
-  return ummTrainRun(cfg, t, batch, config, { ...o, label: "lm" });
+  const task = o.from ? { ...cfg, initFrom: o.from } : cfg;
+  return ummTrainRun(task, t, batch, config, { ...o, label: "lm" });
 }
 
 /** Held-out text of one kind: rows from the validation scenes (no training corpus, no benchmark). */

@@ -51,13 +51,22 @@ export function register(train: Command): void {
     DEFAULT_CONFIG,
   )
     .option("--no-heldout", "skip the held-out perplexity at the end")
-    .action(async (o: TrainCliOptions & { heldout: boolean }) => {
+    .option(
+      "--from <dir>",
+      "continue the language model in DIR (its model block wins over the config's)",
+    )
+    .action(async (o: TrainCliOptions & { heldout: boolean; from?: string }) => {
       const { join } = await import("node:path");
       const { loadTrainConfig, writeJsonResult } = await import("../../util/config.ts");
       const { LmConfigSchema, trainLm } = await import("../../train/lm.ts");
       const { config: lc } = loadTrainConfig(LmConfigSchema, o, DEFAULT_CONFIG);
       const { benchmarkExclusion } = await import("../../bench/exclusion.ts");
-      const nc = lc.model.data.numCategories;
+      const { existsSync } = await import("node:fs");
+      const { UserError } = await import("../../util/config.ts");
+      if (o.from !== undefined && !existsSync(o.from))
+        throw new UserError(`--from ${o.from} not found`);
+      const { readUmmConfig } = await import("../../umm/config-file.ts");
+      const nc = o.from ? readUmmConfig(o.from).data.numCategories : lc.model.data.numCategories;
       const exclude = benchmarkExclusion(nc);
       const r = await trainLm(lc, {
         outDir: o.out,
@@ -65,6 +74,7 @@ export function register(train: Command): void {
         force: o.force,
         parallelism: o.parallel,
         exclude,
+        ...(o.from ? { from: o.from } : {}),
       });
       if (o.json) writeJsonResult(o.json, { ...r, exclusion: exclude.fingerprint() });
       if (r.status !== "done") {
