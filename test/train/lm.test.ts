@@ -199,6 +199,20 @@ describe("language-model training", () => {
     treeDispose(ck.params);
     if (ck.ema) treeDispose(ck.ema);
 
+    // A continuation starts from the trained LM and appends its stage.
+    const cont = join(tmp, "lm-cont");
+    const c = await trainLm(tinyLm({ steps: 2 }), {
+      outDir: cont,
+      quiet: true,
+      parallelism: "kernel",
+      from: full,
+    });
+    expect(c.status).toBe("done");
+    expect(readModelDir(cont).stages?.map((x) => [x.stage, x.from])).toEqual([
+      ["lm", undefined],
+      ["lm", full],
+    ]);
+
     const ppl = await lmHeldout(full, { rows: 4, batch: 4, seqLen: 112 });
     expect(Object.keys(ppl.kinds).sort()).toEqual([...LM_KINDS].sort());
     for (const v of Object.values(ppl.kinds)) expect(Number.isFinite(v.perplexity)).toBe(true);
