@@ -43,6 +43,7 @@ import {
   type Scene,
   sampleEdit,
   sparseCaption,
+  type VqaType,
   vqaQuestions,
   WorldRng,
   worldCategories,
@@ -176,7 +177,8 @@ export function lmRowOf(
     case "qa": {
       const wr = WorldRng.fromParts("lm/qa", key);
       const [q] = vqaQuestions(scene, wr, { n: 1, categories: worldCategories(numCategories) });
-      return lmQaRow(captions[ctxKind](scene, `${key}/ctx`), q.question, q.answer);
+      const row = lmQaRow(captions[ctxKind](scene, `${key}/ctx`), q.question, q.answer);
+      return { ...row, vqaType: q.type };
     }
     case "describe":
       return lmDescribeRow(
@@ -365,7 +367,14 @@ export type LmPerplexity = {
    * `top1`: how often the greedy (argmax) first continuation token is the right one — for
    * questions, the answer word read from the caption in context.
    */
-  continuation?: { nll: number; perplexity: number; tokens: number; top1: number };
+  continuation?: {
+    nll: number;
+    perplexity: number;
+    tokens: number;
+    top1: number;
+    /** Questions: `top1` per question type (category, color, count, position). */
+    top1ByType?: Partial<Record<VqaType, number>>;
+  };
 };
 
 export type LmHeldout = {
@@ -394,16 +403,16 @@ function continuationMask(hb: HostBatch, sepId: number): Float32Array {
   return out;
 }
 
-/** Flat positions (b·L + l) of each row's `<sep>` whose next token is a target. */
-function firstContinuation(hb: HostBatch, sepId: number): number[] {
+/** Each row's first `<sep>` whose next token is a target: its row and flat position b·L + l. */
+function firstContinuation(hb: HostBatch, sepId: number): { row: number; pos: number }[] {
   const [B, L] = hb.x_tokens.shape;
   const tokens = hb.x_tokens.data as Int32Array;
   const mask = hb.x_mask.data as Float32Array;
-  const out: number[] = [];
+  const out: { row: number; pos: number }[] = [];
   for (let b = 0; b < B; b++)
     for (let l = 0; l < L; l++)
       if (tokens[b * L + l] === sepId && mask[b * L + l] > 0) {
-        out.push(b * L + l);
+        out.push({ row: b, pos: b * L + l });
         break;
       }
   return out;
@@ -455,6 +464,7 @@ export async function lmHeldout(
       let contTokens = 0;
       let firstRight = 0;
       let firstTotal = 0;
+      const byType: Partial<Record<VqaType, [number, number]>> = {};
       for (let at = 0; at < n; at += B) {
         const hb = lmBatch(
           tokenizer,
@@ -475,7 +485,15 @@ export async function lmHeldout(
             ) as JaxArray
           ).data()) as Int32Array;
           const targets = hb.x_targets.data as Int32Array;
-          for (const at of first) if (am[at] === targets[at]) firstRight++;
+          for (const { row, pos } of first) {
+            const ok = am[pos] === targets[pos] ? 1 : 0;
+            firstRight += ok;
+            const type = rows[at + row].vqaType;
+            if (type) {
+              const h = byType[type] ?? [0, 0];
+              byType[type] = [h[0] + ok, h[1] + 1];
+            }
+          }
           firstTotal += first.length;
         }
         for (const [mask, which] of masks) {
@@ -508,6 +526,13 @@ export async function lmHeldout(
                 perplexity: Math.exp(cont / contTokens),
                 tokens: contTokens,
                 top1: firstTotal > 0 ? firstRight / firstTotal : 0,
+                ...(Object.keys(byType).length > 0
+                  ? {
+                      top1ByType: Object.fromEntries(
+                        Object.entries(byType).map(([k, [a, m]]) => [k, (a as number) / m]),
+                      ),
+                    }
+                  : {}),
               },
             }
           : {}),

@@ -23,6 +23,7 @@ import {
   denseCaption,
   type Scene,
   sparseCaption,
+  type VqaType,
   WorldRng,
 } from "../world/index.ts";
 import type { RgbImage } from "../world/render.ts";
@@ -115,7 +116,11 @@ export function drawDescription(scene: Scene, index: number, rng: Rng): string {
  * (`lmSequences`, src/umm/sequence.ts). `<sep>` parts divide a prompt from its continuation,
  * as in image→text rows.
  */
-export type LmRow = { parts: readonly Part[] };
+export type LmRow = {
+  parts: readonly Part[];
+  /** In-context questions: the question's type (held-out accuracy is reported per type). */
+  vqaType?: VqaType;
+};
 
 const SEP: Part = { ids: [SEP_ID] };
 

@@ -28,7 +28,12 @@ async function writePerplexity(
       `  ${k.padEnd(9)} ppl ${v.perplexity.toFixed(2).padStart(7)} (${v.tokens} tokens)` +
       (v.continuation
         ? `  after <sep>: ${v.continuation.perplexity.toFixed(2)} (${v.continuation.tokens}), ` +
-          `first token top-1 ${v.continuation.top1.toFixed(3)}`
+          `first token top-1 ${v.continuation.top1.toFixed(3)}` +
+          (v.continuation.top1ByType
+            ? ` (${Object.entries(v.continuation.top1ByType)
+                .map(([t, x]) => `${t} ${(x as number).toFixed(2)}`)
+                .join(", ")})`
+            : "")
         : ""),
   );
   process.stdout.write(
